@@ -1,0 +1,41 @@
+"""``create_app``: the Starlette application serving the Kombo-compatible LMS API under ``/v1``."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from engine.store.base import Store
+
+from ._contract import served_openapi
+from ._errors import EXCEPTION_HANDLERS
+from ._routes_platform import platform_routes
+from ._routes_read import read_routes
+from ._services import ApiServices
+
+__all__ = ["create_app"]
+
+
+def _openapi_route(doc_bytes: bytes) -> Route:
+    async def openapi(request: Request) -> Response:
+        return Response(doc_bytes, media_type="application/json")
+
+    return Route("/v1/openapi.json", openapi, methods=["GET"])
+
+
+def create_app(store: Store, *, services: ApiServices) -> Starlette:
+    """Build the API app reading from *store*; *services* supplies engine operations.
+
+    Every failure, including unexpected exceptions, is answered with the contract's error
+    envelope (no tracebacks). ``GET /v1/openapi.json`` (no auth) describes what is served.
+    """
+    doc_bytes = json.dumps(served_openapi()).encode()
+    routes = [*read_routes(), *platform_routes(), _openapi_route(doc_bytes)]
+    app = Starlette(routes=routes, exception_handlers=dict(EXCEPTION_HANDLERS))
+    app.state.store = store
+    app.state.services = services
+    return app

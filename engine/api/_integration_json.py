@@ -1,0 +1,103 @@
+"""The GetIntegrationsIntegrationId shape of an ``Integration``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from engine.models import MODELS
+from engine.store.base import Integration, Store
+
+from ._serialize import iso
+from ._services import ApiServices
+
+__all__ = ["integration_json", "WRITE_ACTIONS"]
+
+_MODEL_LABELS = {
+    "users": "Users",
+    "skills": "Skills",
+    "courses": "Courses",
+    "course_revisions": "Course revisions",
+    "revision_skills": "Course revision skills",
+    "course_progressions": "Course progressions",
+}
+
+# (Kombo-style action id, short name the engine may use in ``availability``, label)
+WRITE_ACTIONS: tuple[tuple[str, str, str], ...] = (
+    ("lms_upsert_courses", "upsert_courses", "Bulk upsert courses"),
+    ("lms_deactivate_course", "deactivate", "Deactivate course"),
+    ("lms_create_course_progression", "enroll", "Enroll user in course"),
+    ("lms_complete_course_progression", "complete", "Complete course progression"),
+)
+
+
+def _availability(integration: Integration, *names: str) -> tuple[bool, str]:
+    """(is_available, coverage_status) from the cached scope test; untested counts as available."""
+    value = next((integration.availability[n] for n in names if n in integration.availability), None)
+    if isinstance(value, dict):
+        value = value.get("status")
+    if value is None:
+        return True, "UNKNOWN"
+    if value == "NOT_IMPLEMENTED":
+        return False, "NOT_IMPLEMENTED"
+    return value == "OK", "SUPPORTED"
+
+
+def _entry(entry_id: str, label: str, available: tuple[bool, str]) -> dict[str, Any]:
+    return {
+        "id": entry_id,
+        "label": label,
+        "is_available": available[0],
+        "coverage_status": available[1],
+        "scope_config_setting": "ENABLED",
+        "opted_out_by_customer": False,
+        "fields": [],
+    }
+
+
+def _tool(integration: Integration, services: ApiServices) -> dict[str, Any]:
+    c = integration.connector
+    tool = {
+        "id": c,
+        "label": c.replace("_", " ").title(),
+        "internal_label": None,
+        "logo_url": f"https://lmsync.dev/assets/{c}/logo.svg",
+        "icon_url": f"https://lmsync.dev/assets/{c}/icon.svg",
+    }
+    if services.tool_info:
+        tool.update({k: v for k, v in services.tool_info(c).items() if k in tool})
+    return tool
+
+
+def _setup_status(store: Store, integration: Integration) -> str:
+    runs = store.list_runs(integration.id, limit=50)
+    return "COMPLETED" if any(r.status == "succeeded" and r.kind == "FULL" for r in runs) else "FINAL_SYNC_PENDING"
+
+
+def integration_json(store: Store, integration: Integration, services: ApiServices) -> dict[str, Any]:
+    """The ``data`` object of ``GET /integrations/{id}``."""
+    settings = integration.settings or {}
+    created = integration.created_at or datetime.now(timezone.utc)
+    return {
+        "id": integration.id,
+        "tool": _tool(integration, services),
+        "category": "LMS",
+        "status": "ACTIVE" if integration.enabled else "INACTIVE",
+        "setup_status": _setup_status(store, integration),
+        "end_user": {
+            "organization_name": str(settings.get("organization_name") or integration.base_url or integration.id),
+            "creator_email": settings.get("creator_email"),
+            "origin_id": settings.get("origin_id"),
+        },
+        "scope_config": {"id": "default", "name": None},
+        "data_expired_at": None,
+        "created_at": iso(created),
+        "beta": False,
+        "read_models": [
+            _entry(m.webhook_name, _MODEL_LABELS.get(name, name), _availability(integration, name, m.webhook_name))
+            for name, m in MODELS.items()
+        ],
+        "write_actions": [
+            _entry(aid, label, _availability(integration, short, aid)) for aid, short, label in WRITE_ACTIONS
+        ],
+    }

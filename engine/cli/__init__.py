@@ -1,0 +1,34 @@
+"""The ``lmsync`` command line (typer + rich). See ``engine.cli._common`` for the conventions."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from engine.cli import _admin, _mappings, _sync
+from engine.plugins import get_plugin_manager
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(help="lmsync: a self-hosted unified LMS API.", no_args_is_help=True, pretty_exceptions_show_locals=False)
+app.add_typer(_mappings.app, name="mappings")
+app.add_typer(_admin.integrations, name="integrations")
+app.add_typer(_admin.api_keys, name="api-keys")
+app.command("runs")(_admin.runs)
+app.command("sync")(_sync.sync)
+app.command("serve")(_sync.serve)
+app.command("demo")(_sync.demo)
+
+
+@app.callback()
+def _setup(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details to stderr.")) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+get_plugin_manager().hook.lmsync_cli_commands(app=app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

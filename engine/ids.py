@@ -1,0 +1,40 @@
+"""Deterministic, stable record ids and random secret ids.
+
+A record id is derived from ``(integration id, model, remote id)`` with BLAKE2b, so it is the
+same on every sync and on every machine, and references between models (a progression's
+``user_id``) can be computed without a lookup. Ids are 24 characters of the base58 alphabet
+(no ``0``, ``O``, ``I``, ``l``), like Kombo's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+__all__ = ["ALPHABET", "record_id", "random_id", "encode_base58"]
+
+ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_ID_LEN = 24
+
+
+def encode_base58(data: bytes, length: int = _ID_LEN) -> str:
+    """Encode *data* as exactly *length* base58 characters (left-padded, high digits dropped)."""
+    n = int.from_bytes(data, "big")
+    out = []
+    for _ in range(length):
+        n, r = divmod(n, 58)
+        out.append(ALPHABET[r])
+    return "".join(reversed(out))
+
+
+def record_id(integration_id: str, model: str, remote_id: str) -> str:
+    """The lmsync id of a record: stable for the same integration, model and remote id."""
+    digest = hashlib.blake2b(
+        "\x1f".join((integration_id, model, remote_id)).encode(), digest_size=20
+    ).digest()
+    return encode_base58(digest)
+
+
+def random_id() -> str:
+    """A random 24-character base58 id (run ids, task ids, integration suffixes)."""
+    return encode_base58(secrets.token_bytes(20))

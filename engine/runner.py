@@ -1,0 +1,286 @@
+"""Executes compiled specs: pagination, fan-out, joins, look-ups → raw records, streamed.
+
+Memory: a model's records flow through as an iterator. What is held in memory, by design:
+the parent list of a fan-out (projected by ``fan_out.keep``), the index of a join (projected by
+``join.keep``), the records of a model reused with ``from``, and the pages of at most
+``2 × concurrency`` fan-out calls in flight.
+
+Pagination stop rule: a stream stops after an empty page, and additionally after a short page
+(``stop: short_page``) or once the records received reach the response's total
+(``stop: total``). Loop guard: a page identical to an earlier one of the same stream (same
+length, first and last record) raises ``PaginationError`` before any of its records is
+yielded; so does needing more than ``max_pages`` pages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.errors import BadResponse, PaginationError, RemoteError
+from engine.spec import FanOut, Join, Lookup, Spec, SpecSet, Stream
+
+__all__ = ["RunContext", "iter_stream", "iter_enriched", "window_map"]
+
+_END = object()
+
+
+@dataclass
+class RunContext:
+    """State shared by the streams of one sync run (or one preview)."""
+
+    specset: SpecSet
+    call: Callable[[str, dict[str, Any]], Any]
+    settings: dict[str, Any] = field(default_factory=dict)
+    integration_info: dict[str, Any] = field(default_factory=dict)  # exposed to fields as `_integration`
+    since: int | None = None
+    delta: bool = False
+    max_pages: int | None = None  # an extra cap (per-model tests read a sample)
+    _parents: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    _sources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _joins: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        """Record a run warning (thread-safe)."""
+        with self._lock:
+            self.warnings.append(message)
+
+    def source_records(self, model: str) -> list[dict[str, Any]]:
+        """The (filtered) source records of *model*, read once per run and kept."""
+        if model not in self._sources:
+            self._sources[model] = list(iter_stream(self, self.specset.specs[model].source))
+        return self._sources[model]
+
+    def parents(self, fan: FanOut) -> list[Any]:
+        """The parent list of a fan-out, projected by ``keep`` (cached per run)."""
+        key = (fan.over or f"<{fan.stream.where}>", fan.keep.source if fan.keep else "@")
+        if key not in self._parents:
+            keep = fan.keep
+            records = self._sources.get(fan.over) if fan.over else None
+            if records is None:
+                stream = fan.stream if fan.stream else self.specset.specs[fan.over].source
+                records = iter_stream(self, stream)
+            self._parents[key] = [keep(r) if keep else r for r in records]
+        return self._parents[key]
+
+    def join_index(self, join: Join) -> dict[str, Any]:
+        """The join's stream read once and indexed by its key."""
+        if id(join) not in self._joins:
+            index: dict[str, Any] = {}
+            duplicates = 0
+            for rec in iter_stream(self, join.stream):
+                k = join.key(rec)
+                if k is None:
+                    continue
+                k = str(k)
+                if k in index:
+                    duplicates += 1
+                    continue
+                index[k] = join.keep(rec) if join.keep else rec
+            if duplicates:
+                self.warn(f"{join.stream.where}: {duplicates} records repeated a join key; the first was kept")
+            self._joins[id(join)] = index
+        return self._joins[id(join)]
+
+    def tapped(self, model: str, records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Pass *records* (the source of *model*) through, keeping what later streams of this
+        run will need from them (fan-out parents, ``from`` reuse), so they are not read twice."""
+        keeps, whole = self._consumers(model)
+        if not keeps and not whole:
+            yield from records
+            return
+        projected: dict[tuple[str, str], list[Any]] = {key: [] for key in keeps}
+        kept: list[dict[str, Any]] = []
+        for rec in records:
+            for key, keep in keeps.items():
+                projected[key].append(keep(rec) if keep else rec)
+            if whole:
+                kept.append(rec)
+            yield rec
+        self._parents.update(projected)
+        if whole:
+            self._sources[model] = kept
+
+    def _consumers(self, model: str) -> tuple[dict[tuple[str, str], Any], bool]:
+        keeps: dict[tuple[str, str], Any] = {}
+        whole = False
+        for spec in self.specset.specs.values():
+            for stream in spec.streams():
+                fan = stream.fan_out
+                if fan and fan.over == model:
+                    keeps[(model, fan.keep.source if fan.keep else "@")] = fan.keep
+                whole = whole or stream.from_ == model
+        return keeps, whole
+
+    def call_of(self, stream: Stream) -> str:
+        """The remote function a stream's records came from (following ``from``)."""
+        while stream.from_:
+            stream = self.specset.specs[stream.from_].source
+        return stream.call or "?"
+
+
+def _extract(stream: Stream, response: Any) -> list[dict[str, Any]]:
+    records = stream.records(response)
+    if records is None:
+        return []
+    if not isinstance(records, list):
+        raise BadResponse(
+            f"{stream.where}: records expression {stream.records.source!r} gave {type(records).__name__}, expected a list",
+            call=stream.call,
+        )
+    for rec in records:
+        if not isinstance(rec, dict):
+            raise BadResponse(f"{stream.where}: a record is {type(rec).__name__}, expected an object", call=stream.call)
+    return records
+
+
+def _page_digest(records: list[dict[str, Any]]) -> str:
+    ends = json.dumps([len(records), records[0], records[-1]], sort_keys=True, default=str)
+    return hashlib.blake2b(ends.encode(), digest_size=16).hexdigest()
+
+
+def _paged(ctx: RunContext, stream: Stream, parent: Any, params=None) -> Iterator[dict[str, Any]]:
+    template = params or stream.params
+    pag = stream.pagination
+    context: dict[str, Any] = {"parent": parent, "settings": ctx.settings, "since": ctx.since, "page": None}
+    if pag.type == "none":
+        yield from _extract(stream, ctx.call(stream.call, template.render(context)))
+        return
+    max_pages = min(pag.max_pages, ctx.max_pages or pag.max_pages)
+    offset = number = pag.start
+    received = pages = 0
+    seen: set[str] = set()
+    while True:
+        context["page"] = {"offset": offset, "limit": pag.limit, "number": number}
+        response = ctx.call(stream.call, template.render(context))
+        records = _extract(stream, response)
+        pages += 1
+        if records:
+            digest = _page_digest(records)
+            if digest in seen:
+                raise PaginationError(
+                    f"{stream.where}: page {pages} (offset {offset}) repeats an earlier page; stopped so no record is read twice"
+                )
+            seen.add(digest)
+        yield from records
+        received += len(records)
+        if not records or (pag.stop == "short_page" and len(records) < pag.limit):
+            return
+        if pag.stop == "total":
+            total = pag.total(response) if pag.total else None
+            if not isinstance(total, int) or isinstance(total, bool):
+                raise BadResponse(f"{stream.where}: total expression {pag.total.source!r} gave {total!r}, expected an integer", call=stream.call)
+            if received >= total:
+                return
+        if pages >= max_pages:
+            if ctx.max_pages and pages >= ctx.max_pages:
+                return
+            raise PaginationError(f"{stream.where}: more than max_pages={pag.max_pages} pages; stopped (runaway pagination)")
+        offset += len(records)
+        number += 1
+
+
+def window_map(fn: Callable[[Any], Any], items: Iterable[Any], concurrency: int) -> Iterator[tuple[Any, Any]]:
+    """``(item, fn(item))`` in input order, at most ``2 × concurrency`` calls in flight."""
+    if concurrency <= 1:
+        for item in items:
+            yield item, fn(item)
+        return
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="lmsync-fan")
+    try:
+        it = iter(items)
+        window: deque = deque()
+        for item in it:
+            window.append((item, pool.submit(fn, item)))
+            if len(window) >= 2 * concurrency:
+                break
+        while window:
+            item, future = window.popleft()
+            result = future.result()
+            nxt = next(it, _END)
+            if nxt is not _END:
+                window.append((nxt, pool.submit(fn, nxt)))
+            yield item, result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def iter_stream(ctx: RunContext, stream: Stream, params=None) -> Iterator[dict[str, Any]]:
+    """The records of *stream*, fanned out and filtered."""
+    if stream.from_:
+        records: Iterable[dict[str, Any]] = ctx.source_records(stream.from_)
+    elif stream.fan_out:
+        records = _fan_out(ctx, stream, stream.fan_out, params)
+    else:
+        records = _paged(ctx, stream, None, params)
+    keep = stream.filter
+    for rec in records:
+        if keep is None or keep(rec):
+            yield rec
+
+
+def _fan_out(ctx: RunContext, stream: Stream, fan: FanOut, params) -> Iterator[dict[str, Any]]:
+    def fetch(parent: Any) -> list[dict[str, Any]]:
+        return list(_paged(ctx, stream, parent, params))
+
+    for parent, records in window_map(fetch, ctx.parents(fan), fan.concurrency):
+        for rec in records:
+            if fan.as_:
+                rec[fan.as_] = parent
+            yield rec
+
+
+def _lookup_one(ctx: RunContext, step: Lookup, record: dict[str, Any]) -> Any:
+    if step.when is not None and not step.when(record):
+        return None
+    params = step.params.render({"record": record, "settings": ctx.settings, "since": ctx.since})
+    try:
+        return step.result(ctx.call(step.call, params))
+    except RemoteError as exc:
+        if exc.code in step.ignore_errors:
+            return None
+        raise
+
+
+def iter_enriched(ctx: RunContext, spec: Spec, chunk: int = 512) -> Iterator[dict[str, Any]]:
+    """The spec's source records with every enrichment attached (joins indexed first)."""
+    params = spec.source.params.merged(spec.delta_params) if ctx.delta and spec.delta_params else None
+    source = ctx.tapped(spec.model, iter_stream(ctx, spec.source, params))
+    joins = [(step, ctx.join_index(step)) for step in spec.enrich if isinstance(step, Join)]
+    has_lookups = any(isinstance(step, Lookup) for step in spec.enrich)
+    if not has_lookups:
+        for rec in source:
+            for step, index in joins:
+                k = step.match(rec)
+                rec[step.name] = index.get(str(k)) if k is not None else None
+            yield rec
+        return
+    buffer: list[dict[str, Any]] = []
+    for rec in source:
+        buffer.append(rec)
+        if len(buffer) >= chunk:
+            yield from _enrich_chunk(ctx, spec, buffer)
+            buffer = []
+    if buffer:
+        yield from _enrich_chunk(ctx, spec, buffer)
+
+
+def _enrich_chunk(ctx: RunContext, spec: Spec, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for step in spec.enrich:
+        if isinstance(step, Join):
+            index = ctx.join_index(step)
+            for rec in records:
+                k = step.match(rec)
+                rec[step.name] = index.get(str(k)) if k is not None else None
+        else:
+            for rec, result in window_map(lambda r, s=step: _lookup_one(ctx, s, r), records, step.concurrency):
+                rec[step.name] = result
+    return records

@@ -1,0 +1,48 @@
+"""The mapping language: load, validate and compile YAML specs.
+
+Public entry points: ``load_spec_text``, ``load_spec_file``, ``load_specs`` (a connector's
+directory as a ``SpecSet``), ``function_set`` (the JMESPath functions of a plugin manager).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+from engine.errors import LmsyncError
+from engine.spec._jmes import Expr, FunctionSet, caret, compile_expr
+from engine.spec._loader import SpecSet, load_spec_file, load_spec_text, load_specs, spec_schema
+from engine.spec._model import FanOut, FieldMap, Join, Lookup, Pagination, ParamTemplate, Spec, Stream
+
+__all__ = [
+    "Expr",
+    "FanOut",
+    "FieldMap",
+    "FunctionSet",
+    "Join",
+    "Lookup",
+    "Pagination",
+    "ParamTemplate",
+    "Spec",
+    "SpecSet",
+    "Stream",
+    "caret",
+    "compile_expr",
+    "function_set",
+    "load_spec_file",
+    "load_spec_text",
+    "load_specs",
+    "spec_schema",
+]
+
+
+def function_set(pm: pluggy.PluginManager) -> FunctionSet:
+    """Merge every plugin's ``lmsync_jmespath_functions``; a name defined twice is an error."""
+    merged: dict[str, Any] = {}
+    for result in pm.hook.lmsync_jmespath_functions():
+        for name, fn in (result or {}).items():
+            if name in merged and merged[name] is not fn:
+                raise LmsyncError(f"JMESPath function {name}() is defined by two plugins")
+            merged[name] = fn
+    return FunctionSet(merged)

@@ -1,0 +1,159 @@
+"""JMESPath compiled once, with located errors and fast paths for plain field look-ups."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jmespath
+from jmespath import exceptions as jexc
+from jmespath import functions as jfunctions
+from jmespath.visitor import Options
+
+from engine.errors import ExpressionError
+
+__all__ = ["FunctionSet", "Expr", "compile_expr", "caret"]
+
+
+class FunctionSet:
+    """The JMESPath functions available to specs: JMESPath's own plus plugin functions.
+
+    Built once per plugin manager. ``options`` is the shared ``Options`` object passed to every
+    search, so no per-record allocation happens.
+    """
+
+    def __init__(self, custom: Mapping[str, Callable[..., Any]]) -> None:
+        methods = {f"_func_{name}": _as_method(fn) for name, fn in custom.items()}
+        cls = type("LmsyncFunctions", (jfunctions.Functions,), methods)
+        self.instance = cls()
+        self.options = Options(custom_functions=self.instance)
+        self.table: dict[str, dict[str, Any]] = cls.FUNCTION_TABLE
+
+    def arity(self, name: str) -> tuple[int, bool] | None:
+        """``(number of declared arguments, variadic)`` of *name*, or None if unknown."""
+        entry = self.table.get(name)
+        if entry is None:
+            return None
+        sig = entry["signature"]
+        return len(sig), bool(sig and sig[-1].get("variadic"))
+
+
+def _as_method(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a plain function so JMESPath can call it as a method (it passes ``self``)."""
+
+    def method(self: Any, *args: Any) -> Any:
+        return fn(*args)
+
+    method.signature = fn.signature  # type: ignore[attr-defined]
+    method.__doc__ = fn.__doc__
+    return method
+
+
+def caret(expression: str, position: int | None) -> str:
+    """The expression on one line and a caret under *position* on the next."""
+    if position is None or position < 0:
+        return f"    {expression}"
+    return f"    {expression}\n    {' ' * min(position, len(expression))}^"
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A compiled expression. Call ``expr(data)`` to evaluate it."""
+
+    source: str
+    where: str
+    evaluate: Callable[[Any], Any]
+
+    def __call__(self, data: Any) -> Any:
+        return self.evaluate(data)
+
+
+def _function_calls(node: Any) -> Iterator[tuple[str, int]]:
+    if isinstance(node, dict):
+        if node.get("type") == "function_expression":
+            yield node["value"], len(node.get("children", []))
+        for child in node.get("children", []):
+            yield from _function_calls(child)
+    elif isinstance(node, list):
+        for child in node:
+            yield from _function_calls(child)
+
+
+def _check_functions(source: str, ast: Any, functions: FunctionSet, where: str) -> None:
+    for name, nargs in _function_calls(ast):
+        arity = functions.arity(name)
+        pos = source.find(name + "(")
+        if arity is None:
+            known = ", ".join(sorted(functions.table))
+            raise ExpressionError(
+                f"unknown function {name}() in expression\n{caret(source, pos)}\n    known functions: {known}",
+                file=where.split(" ")[0],
+            )
+        declared, variadic = arity
+        if (variadic and nargs < declared) or (not variadic and nargs != declared):
+            raise ExpressionError(
+                f"function {name}() takes {'at least ' if variadic else ''}{declared} argument(s), "
+                f"got {nargs}\n{caret(source, pos)}",
+                file=where.split(" ")[0],
+            )
+
+
+def _fast_path(ast: dict[str, Any]) -> Callable[[Any], Any] | None:
+    """Plain ``a`` or ``a.b.c`` look-ups bypass the interpreter (the common case in field maps)."""
+    if ast.get("type") == "field":
+        name = ast["value"]
+        return lambda data: data.get(name) if isinstance(data, dict) else None
+    if ast.get("type") == "subexpression":
+        names = []
+        for child in ast["children"]:
+            if child.get("type") != "field":
+                return None
+            names.append(child["value"])
+
+        def walk(data: Any) -> Any:
+            for name in names:
+                if not isinstance(data, dict):
+                    return None
+                data = data.get(name)
+            return data
+
+        return walk
+    if ast.get("type") == "current":
+        return lambda data: data
+    return None
+
+
+def compile_expr(source: Any, functions: FunctionSet, *, file: str, line: int | None, field: str) -> Expr:
+    """Compile *source* or raise ``ExpressionError`` naming file, line and field, with a caret."""
+    if not isinstance(source, str) or not source.strip():
+        raise ExpressionError(f"expected a JMESPath expression (a non-empty string), got {source!r}", file=file, line=line, field=field)
+    try:
+        parsed = jmespath.compile(source)
+    except jexc.LexerError as exc:
+        raise ExpressionError(
+            f"invalid JMESPath expression: {exc.msg}\n{caret(source, exc.lex_position)}", file=file, line=line, field=field
+        ) from None
+    except jexc.IncompleteExpressionError:
+        raise ExpressionError(
+            f"invalid JMESPath expression: incomplete expression\n{caret(source, len(source))}", file=file, line=line, field=field
+        ) from None
+    except jexc.ParseError as exc:
+        raise ExpressionError(
+            f"invalid JMESPath expression: {exc.msg} {exc.token_value!r}\n{caret(source, exc.lex_position)}",
+            file=file,
+            line=line,
+            field=field,
+        ) from None
+    except (jexc.JMESPathError, RecursionError, ValueError) as exc:
+        raise ExpressionError(f"invalid JMESPath expression: {exc}\n{caret(source, None)}", file=file, line=line, field=field) from None
+    where = f"{file}:{line} {field}"
+    try:
+        _check_functions(source, parsed.parsed, functions, where)
+    except ExpressionError as exc:
+        raise ExpressionError(exc.cause, file=file, line=line, field=field) from None
+    fast = _fast_path(parsed.parsed)
+    if fast is not None:
+        return Expr(source, where, fast)
+    options = functions.options
+    return Expr(source, where, lambda data: parsed.search(data, options=options))

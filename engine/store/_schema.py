@@ -1,0 +1,112 @@
+"""DDL of the store, generated once per dialect from ``engine.models``.
+
+One table ``rec_<model>`` per model with the bookkeeping columns, the JSON of the unified
+fields (``data``), the raw JSON (``remote_data``) and one indexed column per ref field.
+Migrations are numbered; ``schema_version`` holds the applied numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.models import MODELS
+
+__all__ = ["Types", "SCHEMA_VERSION", "record_table", "ref_columns", "migrations"]
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Types:
+    """Column types of one dialect."""
+
+    key: str  # ids and other ASCII keys compared bytewise
+    text: str
+    json: str
+    ts: str
+    boolean: str
+
+
+def record_table(model: str) -> str:
+    """The table holding *model*'s records (the model name is validated)."""
+    if model not in MODELS:
+        raise KeyError(model)
+    return f"rec_{model}"
+
+
+def ref_columns(model: str) -> tuple[str, ...]:
+    """The indexed ref columns of *model*, in a fixed order."""
+    return tuple(MODELS[model].refs)
+
+
+def _record_ddl(model: str, t: Types) -> list[str]:
+    table = record_table(model)
+    refs = "".join(f"    {col} {t.key},\n" for col in ref_columns(model))
+    stmts = [
+        f"""CREATE TABLE IF NOT EXISTS {table} (
+    integration_id {t.key} NOT NULL,
+    id {t.key} NOT NULL,
+    remote_id {t.key} NOT NULL,
+    data {t.json} NOT NULL,
+    remote_data {t.json},
+    content_hash {t.text} NOT NULL,
+    raw_hash {t.text} NOT NULL,
+    changed_at {t.ts} NOT NULL,
+    remote_deleted_at {t.ts},
+    created_at {t.ts} NOT NULL,
+{refs}    PRIMARY KEY (integration_id, id)
+)""",
+        f"CREATE INDEX IF NOT EXISTS {table}_remote ON {table} (integration_id, remote_id)",
+        f"CREATE INDEX IF NOT EXISTS {table}_changed ON {table} (integration_id, changed_at)",
+    ]
+    stmts += [
+        f"CREATE INDEX IF NOT EXISTS {table}_{col} ON {table} (integration_id, {col})"
+        for col in ref_columns(model)
+    ]
+    return stmts
+
+
+def _v1(t: Types) -> list[str]:
+    stmts = [
+        f"""CREATE TABLE IF NOT EXISTS integrations (
+    id {t.key} PRIMARY KEY,
+    connector {t.text} NOT NULL,
+    base_url {t.text} NOT NULL,
+    credentials {t.text} NOT NULL,
+    settings {t.json} NOT NULL,
+    enabled {t.boolean} NOT NULL,
+    created_at {t.ts} NOT NULL,
+    availability {t.json} NOT NULL
+)""",
+        f"""CREATE TABLE IF NOT EXISTS api_keys (
+    key_id {t.key} PRIMARY KEY,
+    key_hash {t.key} NOT NULL UNIQUE,
+    name {t.text} NOT NULL,
+    integration_ids {t.json},
+    created_at {t.ts} NOT NULL
+)""",
+        f"""CREATE TABLE IF NOT EXISTS sync_runs (
+    id {t.key} PRIMARY KEY,
+    integration_id {t.key} NOT NULL,
+    kind {t.text} NOT NULL,
+    status {t.text} NOT NULL,
+    started_at {t.ts} NOT NULL,
+    finished_at {t.ts},
+    stats {t.json} NOT NULL,
+    warnings {t.json} NOT NULL,
+    error {t.text},
+    heartbeat_at {t.ts}
+)""",
+        "CREATE INDEX IF NOT EXISTS sync_runs_started ON sync_runs (integration_id, started_at)",
+        # The per-integration sync lock lives here, so it holds across processes.
+        "CREATE UNIQUE INDEX IF NOT EXISTS sync_runs_one_running ON sync_runs (integration_id)"
+        " WHERE status = 'running'",
+    ]
+    for model in MODELS:
+        stmts += _record_ddl(model, t)
+    return stmts
+
+
+def migrations(t: Types) -> list[tuple[int, list[str]]]:
+    """``[(version, statements)]`` in order; each statement is idempotent on its own."""
+    return [(1, _v1(t))]

@@ -1,0 +1,141 @@
+"""``PostgresStore``: the store in PostgreSQL (psycopg 3), optionally inside one schema.
+
+Each thread gets its own autocommit connection; transactions are explicit. JSON columns are
+``jsonb``, timestamps ``timestamptz`` (sessions run in UTC), and every id column uses the
+``"C"`` collation so ordering is bytewise, identical to SQLite. Writers stage rows with
+``COPY`` into a TEMP table. Transactions that must not interleave across processes (the run
+lock, migrations) take a transaction-scoped advisory lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import sql as pg_sql
+
+from engine.secrets import SecretBox
+from engine.store._dialect import Dialect, dump_json, utc
+from engine.store._schema import Types
+from engine.store._sql import SQLStore
+from engine.store._writer import STAGE, stage_columns, stage_ddl
+from engine.store.base import StoreError
+
+__all__ = ["PostgresStore"]
+
+# jsonb rejects the NUL character; an escaped NUL (not preceded by an odd run of backslashes)
+# becomes U+FFFD.
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+class PostgresDialect(Dialect):
+    """PostgreSQL: ``%s`` placeholders, jsonb, timestamptz, ``= ANY(array)``."""
+
+    types = Types(key='TEXT COLLATE "C"', text="TEXT", json="JSONB", ts="TIMESTAMPTZ", boolean="BOOLEAN")
+    json_cast = "::jsonb"
+    placeholder = "%s"
+
+    def ts_in(self, dt: datetime | None) -> datetime | None:
+        return None if dt is None else utc(dt)
+
+    def ts_out(self, value: Any) -> datetime | None:
+        return None if value is None else value.astimezone(timezone.utc)
+
+    def json_in(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        text = dump_json(value)
+        return _JSON_NUL.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
+
+    def json_out(self, value: Any) -> Any:
+        return value  # psycopg already parsed jsonb
+
+    def in_list(self, expr: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+        return f"{expr} = ANY(?::text[])", [list(values)]
+
+    def json_text(self, column: str, name: str) -> tuple[str, list[Any]]:
+        return f"({column} ->> ?::text)", [name]
+
+    def is_unique_violation(self, exc: BaseException) -> bool:
+        return isinstance(exc, pg_errors.UniqueViolation)
+
+
+class PostgresStore(SQLStore):
+    """The PostgreSQL backend. *schema* (created by ``migrate``) isolates the tables."""
+
+    def __init__(self, dsn: str, schema: str | None = None, *, secret_box: SecretBox | None = None) -> None:
+        super().__init__(PostgresDialect(), secret_box)
+        self._dsn = dsn
+        self.schema = schema
+        self._local = threading.local()
+        self._conns: list[psycopg.Connection] = []
+        self._registry_lock = threading.Lock()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        # The DSN may carry a password: show only the schema.
+        return f"PostgresStore(schema={self.schema!r})"
+
+    # --- connections -----------------------------------------------------------------------
+    def _open_conn(self) -> psycopg.Connection:
+        if self._closed:
+            raise StoreError("store is closed")
+        conn = psycopg.connect(self._dsn, autocommit=True)
+        conn.execute("SET TIME ZONE 'UTC'")
+        if self.schema:
+            conn.execute(pg_sql.SQL("SET search_path TO {}").format(pg_sql.Identifier(self.schema)))
+        return conn
+
+    def _close_conn(self, conn: psycopg.Connection) -> None:
+        conn.close()
+
+    def _conn(self) -> psycopg.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.broken:
+            conn = self._open_conn()
+            self._local.conn = conn
+            with self._registry_lock:
+                self._conns.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every connection this store opened for its threads."""
+        with self._registry_lock:
+            conns, self._conns = self._conns, []
+            self._closed = True
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def _tx_on(self, conn: psycopg.Connection) -> Iterator[psycopg.Cursor]:
+        with conn.transaction(), conn.cursor() as cur:
+            yield cur
+
+    def _lock_key(self, cur: psycopg.Cursor, key: str) -> None:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"{self.schema}:{key}"])
+
+    def migrate(self) -> None:
+        """Create the schema (if one was named) and the tables. Idempotent."""
+        if self.schema:
+            with self._transaction() as cur:
+                self._lock_key(cur, "migrate")
+                cur.execute(pg_sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pg_sql.Identifier(self.schema)))
+        super().migrate()
+
+    # --- writer staging --------------------------------------------------------------------
+    def _create_stage(self, conn: psycopg.Connection, model: str) -> None:
+        conn.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGE}")
+        conn.execute(stage_ddl(self, model))
+
+    def _stage_rows(self, conn: psycopg.Connection, model: str, rows: list[tuple[Any, ...]]) -> None:
+        cols = ", ".join(stage_columns(model))
+        with conn.cursor() as cur, cur.copy(f"COPY pg_temp.{STAGE} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)

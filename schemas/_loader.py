@@ -1,0 +1,87 @@
+"""Load the unified JSON Schemas shipped as package data and compile validators once.
+
+``load_schema("user")`` / ``load_schema("user.schema.json")`` returns the parsed schema;
+``model_validator("users")`` returns a cached validator of ``<file>#/$defs/mapped`` (the unified
+fields a mapping produces for that model), with ``date-time`` format checking enabled.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+
+__all__ = ["SCHEMA_FILES", "load_schema", "model_validator", "validator_for", "registry", "FORMAT_CHECKER"]
+
+SCHEMA_FILES: tuple[str, ...] = (
+    "user.schema.json",
+    "skill.schema.json",
+    "course.schema.json",
+    "course-revision.schema.json",
+    "course-progression.schema.json",
+    "revision-skill.schema.json",
+    "upsert-courses-item.schema.json",
+    "enroll.schema.json",
+    "complete.schema.json",
+    "deactivate.schema.json",
+)
+
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+FORMAT_CHECKER = FormatChecker()
+
+
+@FORMAT_CHECKER.checks("date-time", raises=ValueError)
+def _is_date_time(value: object) -> bool:
+    """RFC 3339 date-time (jsonschema skips this format unless an extra package is installed)."""
+    if not isinstance(value, str):
+        return True
+    if not _DATE_TIME.match(value):
+        return False
+    datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+    return True
+
+
+def _file_name(name: str) -> str:
+    return name if name.endswith(".json") else f"{name}.schema.json"
+
+
+@lru_cache(maxsize=None)
+def _load_text(file: str) -> str:
+    return resources.files("schemas").joinpath(file).read_text(encoding="utf-8")
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    """Return a fresh copy of the schema *name* (``"user"`` or ``"user.schema.json"``)."""
+    file = _file_name(name)
+    if file not in SCHEMA_FILES:
+        raise KeyError(f"unknown schema {name!r}; expected one of {', '.join(SCHEMA_FILES)}")
+    return json.loads(_load_text(file))
+
+
+@lru_cache(maxsize=1)
+def registry() -> Registry:
+    """A ``referencing`` registry holding every shipped schema under its ``$id``."""
+    resources_ = [(s["$id"], Resource.from_contents(s)) for s in map(load_schema, SCHEMA_FILES)]
+    return Registry().with_resources(resources_)
+
+
+@lru_cache(maxsize=None)
+def validator_for(ref: str) -> Draft202012Validator:
+    """A compiled validator for any ``$ref`` into the shipped schemas, e.g.
+    ``"https://lmsync.dev/schemas/user.schema.json#/$defs/mapped"``."""
+    return Draft202012Validator({"$ref": ref}, registry=registry(), format_checker=FORMAT_CHECKER)
+
+
+def model_validator(model: str) -> Draft202012Validator:
+    """The cached validator of ``$defs/mapped`` of *model* (a name from ``engine.models.MODELS``)."""
+    from engine.models import get_model
+
+    schema_id = load_schema(get_model(model).schema_file)["$id"]
+    return validator_for(f"{schema_id}#/$defs/mapped")

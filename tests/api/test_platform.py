@@ -1,0 +1,65 @@
+"""check-api-key, force-sync, integration details / enable / delete, and the served OpenAPI."""
+
+from __future__ import annotations
+
+from engine.api._contract import SERVED_OPERATIONS
+from engine.store.base import Integration
+
+from .conftest import A, T0, assert_error, response_validator
+
+
+def test_check_api_key(env):
+    with env.client(env.key_b, None) as c:
+        body = c.get("/v1/check-api-key").json()
+    response_validator("/check-api-key").validate(body)
+    assert body["data"] == {"environment_id": "lmsync", "customer_id": "lmsync"}
+
+
+def test_force_sync(env):
+    with env.client(env.key_a, A) as c:
+        first = c.post("/v1/force-sync", json={"type": "DELTA"})
+        default = c.post("/v1/force-sync")
+    assert first.status_code == 200
+    response_validator("/force-sync", "post").validate(first.json())
+    assert first.json()["data"]["type"] == "DELTA"
+    assert default.json()["data"]["type"] == "FULL" and default.json()["data"]["already_queued"] is True
+    assert env.services.calls[-2:] == [(A, "DELTA"), (A, "FULL")]
+
+
+def test_get_integration(env):
+    with env.client(env.key_a, None) as c:
+        body = c.get(f"/v1/integrations/{A}").json()
+    response_validator("/integrations/{integration_id}").validate(body)
+    data = body["data"]
+    assert (data["id"], data["tool"]["id"], data["category"], data["status"]) == (A, "moodle", "LMS", "ACTIVE")
+    assert data["created_at"] == "2024-01-01T00:00:00.000Z"
+    models = {m["id"]: m for m in data["read_models"]}
+    assert models["lms_users"]["is_available"] and models["lms_users"]["coverage_status"] == "SUPPORTED"
+    assert models["lms_courses"]["coverage_status"] == "UNKNOWN"
+    actions = {a["id"]: a for a in data["write_actions"]}
+    assert actions["lms_create_course_progression"]["is_available"] is False
+
+
+def test_enable_disable_and_delete(env):
+    iid = "moodle:DDDDDDDDDDDDDDDDDDDDDDDD"
+    env.store.add_integration(Integration(iid, "moodle", "https://x", {"token": "t"}, created_at=T0))
+    with env.client(env.key_all, iid) as c:
+        resp = c.put(f"/v1/integrations/{iid}/enabled", json={"value": False})
+        assert resp.json() == {"status": "success", "data": {}}
+        assert c.get(f"/v1/integrations/{iid}").json()["data"]["status"] == "INACTIVE"
+        assert_error(c.post("/v1/force-sync"), 400, "PLATFORM.INPUT_INVALID")
+        c.put(f"/v1/integrations/{iid}/enabled", json={"value": True})
+        assert env.store.get_integration(iid).enabled is True
+        resp = c.delete(f"/v1/integrations/{iid}")
+        response_validator("/integrations/{integration_id}", "delete").validate(resp.json())
+        assert_error(c.get(f"/v1/integrations/{iid}"), 404, "PLATFORM.INTEGRATION_NOT_FOUND")
+    assert env.store.get_integration(iid) is None
+
+
+def test_served_openapi(env):
+    with env.client() as c:
+        doc = c.get("/v1/openapi.json").json()
+    served = {(p, m) for p, ops in doc["paths"].items() for m in ops}
+    assert served == {(f"/v1{p}", m) for p, m in SERVED_OPERATIONS}
+    assert doc["servers"] == [{"url": "/", "description": "this lmsync server"}]
+    assert "GetLmsCoursesPositiveResponse" in doc["components"]["schemas"]
