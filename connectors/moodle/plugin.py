@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from importlib import resources
 from typing import Any
 
 import httpx
+import typer
 
 from connectors.moodle import _transport
 from connectors.moodle._functions import FUNCTIONS
-from engine.connector import ConnectorInfo
+from engine.connector import ConnectorInfo, DemoSite
 from engine.hookspecs import hookimpl
 from engine.store.base import Integration
 
@@ -54,3 +58,33 @@ def lmsync_parse_response(integration: Integration, call: str, response: httpx.R
     if not _mine(integration):
         return None
     return _transport.parse_response(call, response)
+
+
+@hookimpl
+def lmsync_cli_commands(app: typer.Typer) -> None:
+    """``lmsync moodle-sim``: run the Moodle simulator standalone."""
+
+    @app.command("moodle-sim", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    def moodle_sim(ctx: typer.Context) -> None:
+        """Run the Moodle simulator (options: --port, --users, --courses, --enrolments-per-course,
+        --seed, --latency-ms, --fault-rate, --debug, --tiny; see --help)."""
+        from connectors.moodle.simulator import main
+
+        raise typer.Exit(main(list(ctx.args)))
+
+
+@hookimpl
+def lmsync_demo_site(connector: str | None) -> AbstractContextManager[DemoSite] | None:
+    """The embedded Moodle simulator: a deterministic generated site on a loopback port."""
+    if connector not in (None, NAME):
+        return None
+    return _demo_site()
+
+
+@contextlib.contextmanager
+def _demo_site() -> Iterator[DemoSite]:
+    from connectors.moodle.simulator import ADMIN_TOKEN, MoodleSite, create_app, run_in_thread
+
+    site = MoodleSite.generate(seed=0, users=200, courses=20, enrolments_per_course=15)
+    with run_in_thread(create_app(site)) as base_url:
+        yield DemoSite(connector=NAME, base_url=base_url, credentials={"token": ADMIN_TOKEN}, label="embedded Moodle simulator")

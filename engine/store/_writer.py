@@ -123,7 +123,7 @@ class SQLWriter(ModelWriter):
             counts.created += 1
             return True
         content_hash, raw_hash, deleted = old
-        if content_hash != rec.content_hash:
+        if deleted or content_hash != rec.content_hash:
             counts.updated += 1
             return True
         if raw_hash != rec.raw_hash:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -15,9 +14,9 @@ from jsonschema import Draft202012Validator
 from engine.api import ApiServices, create_api_key, create_app, serve_in_thread
 from engine.api._contract import body_validator, contract
 from engine.ids import record_id
+from engine.store import open_store
 from engine.store.base import Integration, MappedRecord, Store
 
-from ._fakestore import FakeStore
 
 A, B, C = "moodle:AAAAAAAAAAAAAAAAAAAAAAAA", "moodle:BBBBBBBBBBBBBBBBBBBBBBBB", "moodle:CCCCCCCCCCCCCCCCCCCCCCCC"
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -40,13 +39,7 @@ def write(store: Store, iid: str, model: str, records: list[MappedRecord], now: 
 
 
 def make_store(tmp_path_factory) -> Store:
-    """The real SQLite store (``LMSYNC_API_TEST_STORE=fake`` or no backend: the in-memory fake)."""
-    try:
-        from engine.store import open_store  # type: ignore[attr-defined]
-    except ImportError:
-        return FakeStore()
-    if os.environ.get("LMSYNC_API_TEST_STORE") == "fake":
-        return FakeStore()
+    """A fresh real SQLite store in a temporary directory."""
     path = tmp_path_factory.mktemp("store") / "api.db"
     store = open_store(f"sqlite://{path}")
     store.migrate()

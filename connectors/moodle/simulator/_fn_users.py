@@ -95,6 +95,13 @@ def _criterion(key: str, value: str):
     return lambda u: rx.fullmatch(getattr(u, key)) is not None
 
 
+def _passes(tests: list, user: User) -> bool:
+    for test in tests:
+        if not test(user):
+            return False
+    return True
+
+
 def get_users(call: Call, params: dict) -> dict:
     """core_user_get_users."""
     used: set[str] = set()
@@ -112,7 +119,7 @@ def get_users(call: Call, params: dict) -> dict:
         keys.append(key)
     users = []
     for user in call.site.users.values():
-        if user.deleted or not all(test(user) for test in tests):
+        if user.deleted or not _passes(tests, user):
             continue
         level = call.detail_level(user)
         if not level:

@@ -181,6 +181,27 @@ def _value_cleaner(node: Node) -> Callable[[Any], Any]:
     return clean
 
 
+class _Never:
+    """A type no value has (disables the inline fast path)."""
+
+
+def _fast_type(node: Node) -> tuple[type, bool]:
+    """(type accepted unchanged, needs a no-tags check) for inline cleaning of scalars."""
+    if node.kind != "value":
+        return _Never, False
+    if node.param == "PARAM_INT":
+        return int, False
+    if node.param == "PARAM_BOOL":
+        return bool, False
+    if node.param == "PARAM_FLOAT":
+        return float, False
+    if node.param in ("PARAM_RAW", "PARAM_URL", "PARAM_LOCALURL"):
+        return str, False
+    if node.param in ("PARAM_TEXT", "PARAM_NOTAGS"):
+        return str, True
+    return _Never, False
+
+
 def build_cleaner(node: Node | None) -> Callable[[Any], Any]:
     """clean_returnvalue() for `node`: function result → JSON-ready value."""
     if node is None:
@@ -202,7 +223,8 @@ def build_cleaner(node: Node | None) -> Callable[[Any], Any]:
         default = _MISSING
         if sub.kind == "value" and sub.req == "default":
             default = _value_cleaner(sub)(sub.default)
-        spec.append((key, sub.req == "required", build_cleaner(sub), default))
+        fast_t, notags = _fast_type(sub)
+        spec.append((key, sub.req == "required", build_cleaner(sub), default, fast_t, notags))
 
     def single(v: Any) -> Any:
         if not isinstance(v, dict):
@@ -211,10 +233,14 @@ def build_cleaner(node: Node | None) -> Callable[[Any], Any]:
             else:
                 raise InvalidResponse(f"Only arrays/objects accepted. The bad value is: '{php_str(v)}'")
         out = {}
-        for key, required, fn, default in spec:
+        for key, required, fn, default, fast_t, notags in spec:
             if key in v:
+                x = v[key]
+                if type(x) is fast_t and not (notags and "<" in x):
+                    out[key] = x
+                    continue
                 try:
-                    out[key] = fn(v[key])
+                    out[key] = fn(x)
                 except InvalidResponse as exc:
                     raise InvalidResponse(
                         f"{key} => Invalid response value detected: {exc.debuginfo}") from None
