@@ -22,6 +22,7 @@
     ├── RecordError                one record could not be mapped or failed validation
     ├── ActionError                a write action failed
     │   ├── ActionInputInvalid     the caller's input is wrong (nothing was written)
+    │   │   └── ActionRecordNotFound   an id in the input names no known record
     │   └── ActionNotAvailable     the connector does not implement the action
     └── SyncError                  a sync run could not start or finish
 
@@ -53,6 +54,7 @@ __all__ = [
     "RecordError",
     "ActionError",
     "ActionInputInvalid",
+    "ActionRecordNotFound",
     "ActionNotAvailable",
     "SyncError",
 ]
@@ -183,6 +185,11 @@ class ActionInputInvalid(ActionError):
     """The action's input is wrong; nothing was written."""
 
     code = "PLATFORM.INPUT_INVALID"
+
+
+class ActionRecordNotFound(ActionInputInvalid):
+    """An id in the action's input (an lmsync id, or a ``remote:`` id the remote does not
+    know) names no record; nothing was written."""
 
 
 class ActionNotAvailable(ActionError):

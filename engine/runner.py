@@ -47,6 +47,7 @@ class RunContext:
     _joins: dict[int, dict[str, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     warnings: list[str] = field(default_factory=list)
+    parent_override: dict[str, list[Any]] = field(default_factory=dict)  # model → parents, already projected
 
     def warn(self, message: str) -> None:
         """Record a run warning (thread-safe)."""
@@ -61,6 +62,8 @@ class RunContext:
 
     def parents(self, fan: FanOut) -> list[Any]:
         """The parent list of a fan-out, projected by ``keep`` (cached per run)."""
+        if fan.over in self.parent_override:
+            return self.parent_override[fan.over]
         key = (fan.over or f"<{fan.stream.where}>", fan.keep.source if fan.keep else "@")
         if key not in self._parents:
             keep = fan.keep

@@ -74,14 +74,15 @@ class SecretBox:
             raise SecretError("cannot decrypt stored secret (wrong LMSYNC_SECRET_KEY?)") from None
 
 
-_default: SecretBox | None = None
 _default_lock = threading.Lock()
+_boxes: dict[tuple[str | None, str], SecretBox] = {}
 
 
 def default_box() -> SecretBox:
-    """The process-wide ``SecretBox`` built from ``load_key()`` (loaded once, lazily)."""
-    global _default
+    """The ``SecretBox`` of the current ``LMSYNC_SECRET_KEY`` / data directory (each key is
+    loaded once; a process that switches ``LMSYNC_HOME`` gets that home's key)."""
+    where = (os.environ.get(_KEY_ENV), str(config.data_dir()))
     with _default_lock:
-        if _default is None:
-            _default = SecretBox(load_key())
-        return _default
+        if where not in _boxes:
+            _boxes[where] = SecretBox(load_key())
+        return _boxes[where]

@@ -16,6 +16,7 @@ Rules (see ``engine.store.base`` for the storage side):
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -32,7 +33,7 @@ from engine.mapper import iter_mapped
 from engine.plugins import connectors, get_plugin_manager
 from engine.runner import RunContext
 from engine.spec import SpecSet, function_set, load_specs
-from engine.store.base import Integration, MappedRecord, Store, SyncRun, WriteCounts
+from engine.store.base import Integration, MappedRecord, Store, StoredRecord, SyncRun, WriteCounts
 from engine.transport import RetryPolicy, Transport
 
 __all__ = ["SyncEngine", "ModelProgress", "now_utc"]
@@ -93,6 +94,8 @@ class SyncEngine:
         client_factory: Callable[[], httpx.Client] | None = None,
         policy: RetryPolicy = RetryPolicy(),
         max_concurrency: int = 8,
+        heartbeat_s: float | None = None,
+        stale_after_s: float | None = None,
     ) -> None:
         self.store = store
         self.pm = pm or get_plugin_manager()
@@ -102,6 +105,10 @@ class SyncEngine:
         self.client_factory = client_factory
         self.policy = policy
         self.max_concurrency = max_concurrency
+        # A run whose heartbeat is older than stale_after_s belongs to a dead process (killed,
+        # machine lost): the next sync takes over. Keep it well above heartbeat_s.
+        self.heartbeat_s = heartbeat_s or float(os.environ.get("LMSYNC_HEARTBEAT_S", 10))
+        self.stale_after_s = stale_after_s or float(os.environ.get("LMSYNC_STALE_AFTER_S", 60))
 
     # --- building blocks (also used by actions, scope tests and per-model tests) ----------
     def specset(self, connector: str) -> SpecSet:
@@ -151,12 +158,12 @@ class SyncEngine:
         specset = self.specset(integration.connector)
         wanted = specset.order(models)
         since = self._last_success(integration_id) if kind == "DELTA" else None
-        run = self.store.start_run(integration_id, kind, now_utc())
+        run = self.store.start_run(integration_id, kind, now_utc(), stale_after_s=self.stale_after_s)
         self.pm.hook.lmsync_sync_started(integration=integration, run=run)
         transport = self.transport(integration)
         changed: list[str] = []
         try:
-            with _Heartbeat(self.store, run.id):
+            with _Heartbeat(self.store, run.id, self.heartbeat_s):
                 ctx = self.context(integration, transport, kind=kind, since=since)
                 seen = {m: self._sync_model(integration, ctx, m, run, transport, on_progress) for m in wanted}
                 if kind == "FULL":
@@ -177,6 +184,41 @@ class SyncEngine:
             self.pm.hook.lmsync_sync_finished(integration=integration, run=run, changed_models=changed)
         return run
 
+    def refresh(self, integration: Integration, model: str, remote_ids: Iterable[str], parents: dict[str, list[Any]] | None = None,
+                transport: Transport | None = None) -> list[StoredRecord]:
+        """Re-read some records of *model* right after a write action and store them.
+
+        The model's spec runs with its fan-outs over the models named in *parents* limited to
+        those parent records (given in the fan-out's ``keep`` shape, e.g. ``{"courses":
+        [{"id": 42}]}``); only records whose remote id is in *remote_ids* are written (others
+        read on the way may lack data from the limited parents). Nothing is marked deleted.
+        Returns the stored records, in the order of *remote_ids* (missing ones left out).
+        """
+        wanted = [str(r) for r in remote_ids]
+        own = transport is None
+        transport = transport or self.transport(integration)
+        try:
+            ctx = self.context(integration, transport)
+            ctx.parent_override = dict(parents or {})
+            secrets = list(integration.credentials.values())
+            keep = set(wanted)
+            found: list[MappedRecord] = []
+            for item in iter_mapped(ctx, ctx.specset.specs[model], integration.id, secrets):
+                if isinstance(item, RecordError):
+                    if item.remote_id in keep:
+                        raise item
+                    continue
+                if item.remote_id in keep:
+                    found.append(item)
+        finally:
+            if own:
+                transport.close()
+        if found:
+            with self.store.writer(integration.id, model) as writer:
+                writer.write(found, now_utc())
+        stored = self.store.get_many(integration.id, model, [r.id for r in found])
+        return [stored[r.id] for r in found if r.id in stored]
+
     def _last_success(self, integration_id: str) -> int | None:
         for past in self.store.list_runs(integration_id, limit=50):
             if past.status == "succeeded":
@@ -195,6 +237,7 @@ class SyncEngine:
         spec = ctx.specset.specs[model]
         started = time.perf_counter()
         calls_before = sum(transport.calls.values())
+        retries_before = sum(transport.retries.values())
         progress = ModelProgress(model)
         counts = WriteCounts()
         invalid_ids: set[str] = set()
@@ -228,6 +271,7 @@ class SyncEngine:
             "deleted": 0,
             "invalid": progress.invalid,
             "calls": sum(transport.calls.values()) - calls_before,
+            "retries": sum(transport.retries.values()) - retries_before,
             "seconds": round(time.perf_counter() - started, 3),
         }
         progress.done = True

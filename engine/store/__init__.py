@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from engine.store.base import (
+    ActionTask,
     ApiKey,
     Integration,
     MappedRecord,
@@ -39,6 +40,7 @@ __all__ = [
     "Integration",
     "ApiKey",
     "SyncRun",
+    "ActionTask",
     "MappedRecord",
     "StoredRecord",
     "Query",

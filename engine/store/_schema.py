@@ -13,7 +13,7 @@ from engine.models import MODELS
 
 __all__ = ["Types", "SCHEMA_VERSION", "record_table", "ref_columns", "migrations"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,24 @@ def _v1(t: Types) -> list[str]:
     return stmts
 
 
+def _v2(t: Types) -> list[str]:
+    """Asynchronous write actions (bulk course upserts) and their per-item results."""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS action_tasks (
+    id {t.key} PRIMARY KEY,
+    integration_id {t.key} NOT NULL,
+    kind {t.text} NOT NULL,
+    status {t.text} NOT NULL,
+    created_at {t.ts} NOT NULL,
+    completed_at {t.ts},
+    results {t.json} NOT NULL,
+    error {t.json},
+    warnings {t.json} NOT NULL
+)""",
+        "CREATE INDEX IF NOT EXISTS action_tasks_integration ON action_tasks (integration_id, created_at)",
+    ]
+
+
 def migrations(t: Types) -> list[tuple[int, list[str]]]:
     """``[(version, statements)]`` in order; each statement is idempotent on its own."""
-    return [(1, _v1(t))]
+    return [(1, _v1(t)), (2, _v2(t))]

@@ -20,6 +20,7 @@ from engine.store._query import RECORD_COLUMNS, build_query, check_model
 from engine.store._schema import migrations
 from engine.store._writer import SQLWriter
 from engine.store.base import (
+    ActionTask,
     ApiKey,
     Integration,
     NotFound,
@@ -36,6 +37,7 @@ __all__ = ["SQLStore"]
 _INTEGRATION_COLS = "id, connector, base_url, credentials, settings, enabled, created_at, availability"
 _KEY_COLS = "key_id, key_hash, name, integration_ids, created_at"
 _RUN_COLS = "id, integration_id, kind, status, started_at, finished_at, stats, warnings, error, heartbeat_at"
+_TASK_COLS = "id, integration_id, kind, status, created_at, completed_at, results, error, warnings"
 _ABANDONED = "abandoned (no heartbeat)"
 _ID_CHUNK = 20_000
 
@@ -185,6 +187,7 @@ class SQLStore(Store, abc.ABC):
             for model in MODELS:
                 cur.execute(self._q(f"DELETE FROM {check_model(model)} WHERE integration_id = ?"), [integration_id])
             cur.execute(self._q("DELETE FROM sync_runs WHERE integration_id = ?"), [integration_id])
+            cur.execute(self._q("DELETE FROM action_tasks WHERE integration_id = ?"), [integration_id])
             cur.execute(self._q("DELETE FROM integrations WHERE id = ?"), [integration_id])
             return cur.rowcount > 0
 
@@ -293,6 +296,29 @@ class SQLStore(Store, abc.ABC):
         """The run, or ``None``."""
         rows = self._fetchall(f"SELECT {_RUN_COLS} FROM sync_runs WHERE id = ?", [run_id])
         return self._run_from_row(rows[0]) if rows else None
+
+    # --- action tasks ----------------------------------------------------------------------
+    def put_task(self, task: ActionTask) -> None:
+        """Insert or overwrite *task* (one statement: ``INSERT … ON CONFLICT (id) DO UPDATE``)."""
+        d = self.dialect
+        self._execute(
+            f"INSERT INTO action_tasks ({_TASK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET status = excluded.status, completed_at = excluded.completed_at,"
+            " results = excluded.results, error = excluded.error, warnings = excluded.warnings",
+            [task.id, task.integration_id, task.kind, task.status, d.ts_in(task.created_at),
+             d.ts_in(task.completed_at), d.json_in(task.results), d.json_in(task.error), d.json_in(task.warnings)],
+        )
+
+    def get_task(self, task_id: str) -> ActionTask | None:
+        """The task, or ``None``."""
+        rows = self._fetchall(f"SELECT {_TASK_COLS} FROM action_tasks WHERE id = ?", [task_id])
+        if not rows:
+            return None
+        d, row = self.dialect, rows[0]
+        return ActionTask(id=row[0], integration_id=row[1], kind=row[2], status=row[3],
+                          created_at=d.ts_out(row[4]), completed_at=d.ts_out(row[5]),
+                          results=d.json_out(row[6]) or [], error=d.json_out(row[7]),
+                          warnings=d.json_out(row[8]) or [])
 
     # --- records ---------------------------------------------------------------------------
     def writer(self, integration_id: str, model: str) -> SQLWriter:

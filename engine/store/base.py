@@ -29,6 +29,7 @@ __all__ = [
     "Integration",
     "ApiKey",
     "SyncRun",
+    "ActionTask",
     "MappedRecord",
     "StoredRecord",
     "Query",
@@ -88,7 +89,7 @@ class Integration:
 
 @dataclass
 class ApiKey:
-    """An API key record. Only ``key_hash`` (SHA-256 hex of the secret part) is stored.
+    """An API key record. Only ``key_hash`` (SHA-256 hex of the whole key) is stored.
 
     ``integration_ids`` is ``None`` for a key that may read every integration.
     """
@@ -115,6 +116,27 @@ class SyncRun:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     heartbeat_at: datetime | None = None
+
+
+@dataclass
+class ActionTask:
+    """One asynchronous write action (e.g. a bulk course upsert) of one integration.
+
+    ``status`` is ``PENDING``, ``COMPLETED`` or ``FAILED``. ``results`` holds one JSON object
+    per input item (``{"origin_id", "status": "SUCCEEDED"|"FAILED", "data"|"error"}``);
+    ``error`` (``{"code", "title", "message"}``) is set when the task as a whole failed;
+    ``warnings`` are plain messages.
+    """
+
+    id: str
+    integration_id: str
+    kind: str
+    status: str
+    created_at: datetime
+    completed_at: datetime | None = None
+    results: list[dict[str, Any]] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -280,6 +302,15 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> SyncRun | None: ...
+
+    # --- action tasks ----------------------------------------------------------------------
+    @abc.abstractmethod
+    def put_task(self, task: ActionTask) -> None:
+        """Insert *task* or overwrite the stored task with the same id (status, results...)."""
+
+    @abc.abstractmethod
+    def get_task(self, task_id: str) -> ActionTask | None:
+        """The task, or ``None``."""
 
     # --- records ---------------------------------------------------------------------------
     @abc.abstractmethod

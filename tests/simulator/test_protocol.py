@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from connectors.moodle.simulator import (ADMIN_TOKEN, EXPIRED_TOKEN, REDUCED_TOKEN, RESTRICTED_TOKEN,
+from connectors.moodle.simulator import (EXPIRED_TOKEN, REDUCED_TOKEN, RESTRICTED_TOKEN,
                                          SUSPENDED_TOKEN, Token, create_app)
 
 

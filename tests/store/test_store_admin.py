@@ -12,6 +12,7 @@ from engine import config, secrets
 from engine.ids import random_id
 from engine.secrets import SecretBox, SecretError, generate_key
 from engine.store import ApiKey, Integration, NotFound, StoreError, open_store
+from engine.store._schema import SCHEMA_VERSION
 from engine.store.postgres import PostgresStore
 from engine.store.sqlite import SQLiteStore
 
@@ -96,7 +97,7 @@ def test_api_keys_round_trip(store):
 def test_migrate_is_idempotent(store):
     store.migrate()
     store.migrate()
-    assert store.schema_version() == 1
+    assert store.schema_version() == SCHEMA_VERSION
 
 
 def test_open_store_urls(tmp_path, monkeypatch):
@@ -112,7 +113,7 @@ def test_open_store_urls(tmp_path, monkeypatch):
     with pytest.raises(StoreError):
         open_store("mysql://x")
     s.migrate()
-    assert s.schema_version() == 1
+    assert s.schema_version() == SCHEMA_VERSION
 
 
 def test_config(tmp_path, monkeypatch):

@@ -69,6 +69,9 @@ def test_readers_do_not_see_an_open_writer(store, iid):
         w.write([rec(iid, "users", "0", first_name="new")] + users(iid, 5)[2:], at(5))
         assert store.count(iid, "users") == 2
         assert all_rows(store, iid)["0"].fields["first_name"] == "u0"
+        # staging holds no write lock: other writes go through meanwhile
+        store.start_run(iid, "FULL", at(5))
+        store.mark_deleted(iid, "skills", set(), at(5))
     assert store.count(iid, "users") == 5
     assert all_rows(store, iid)["0"].fields["first_name"] == "new"
 
@@ -132,3 +135,11 @@ def test_lookups(store, iid):
     found = store.find_by_remote_id(iid, "course_revisions", "r2")
     assert found is not None and found.id == revs[2].id and found.fields["title"] == "t2"
     assert store.find_by_remote_id(iid, "course_revisions", "zz") is None
+
+
+def test_nul_characters_and_unicode_are_storable(store, iid):
+    batch = [rec(iid, "users", "1", raw={"bio": "a\x00b \\u0000 \u00e9\u6f22"}, first_name="x\x00y\u00e9")]
+    write(store, iid, "users", batch, at(0))
+    row = all_rows(store, iid)["1"]
+    assert row.fields["first_name"] in ("x\x00y\u00e9", "x\ufffdy\u00e9")  # jsonb has no NUL
+    assert row.remote_data["src"]["bio"] in ("a\x00b \\u0000 \u00e9\u6f22", "a\ufffdb \\u0000 \u00e9\u6f22")

@@ -6,7 +6,6 @@ import asyncio
 import ipaddress
 import logging
 from typing import Any
-from urllib.parse import unquote
 
 from ._access import Call, moodle_error
 from ._control import Fault, SimControl

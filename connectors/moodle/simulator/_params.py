@@ -9,7 +9,6 @@ the cleaned Python value or raises `InvalidParameter` exactly where Moodle's
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable
 from typing import Any
@@ -248,7 +247,3 @@ def scalar_validator(param: str) -> Callable[[Any], Any]:
         return _v_trimmed(param)
     return _v_raw(param)
 
-
-def unescape_entities(text: str) -> str:
-    """HTML entity decoding (used where Moodle formats strings for output)."""
-    return html.unescape(text)
