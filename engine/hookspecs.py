@@ -139,10 +139,13 @@ def lmsync_run_action(
     """Called when a client asks for a write action, after the engine validated *payload*
     against ``schemas/`` and resolved lmsync ids to remote ids (``payload`` carries both).
 
-    Perform it against the remote and return ``{"remote_ids": {model: [remote ids to re-read]},
-    "warnings": [str], ...action-specific keys}``. Raise ``ActionInputInvalid`` for input the
-    remote cannot take (before writing anything) and let ``RemoteError``s propagate. Return
-    ``None`` if *integration* is not yours; the built-in default raises ``ActionNotAvailable``.
+    Perform it against the remote and return ``{"remote_id": <remote id of the record the action
+    produced: the course, or the progression>, "refresh": [{"model": m, "remote_ids": [...],
+    "parents": {model: [parent records in the fan-out keep shape]}}], "warnings": [str]}``; the
+    engine re-reads each ``refresh`` entry (``SyncEngine.refresh``) so reads show the new state
+    at once (see ``engine.actions``). Raise ``ActionInputInvalid`` for input the remote cannot
+    take (before writing anything) and let ``RemoteError``s propagate. Return ``None`` if
+    *integration* is not yours; the built-in default raises ``ActionNotAvailable``.
     """
 
 

@@ -126,6 +126,8 @@ class RunContext:
     def call_of(self, stream: Stream) -> str:
         """The remote function a stream's records came from (following ``from``)."""
         while stream.from_:
+            if stream.from_ not in self.specset.specs:  # a spec previewed on its own
+                return stream.from_
             stream = self.specset.specs[stream.from_].source
         return stream.call or "?"
 

@@ -144,8 +144,11 @@ class SyncEngine:
         kind: str = "FULL",
         models: Iterable[str] | None = None,
         on_progress: Callable[[ModelProgress], None] | None = None,
+        run_id: str | None = None,
     ) -> SyncRun:
         """Run one sync and return its stored ``SyncRun`` (status ``succeeded`` or ``failed``).
+
+        *run_id* names the run (a queue hands out the id before the run starts); default fresh.
 
         Raises ``SyncAlreadyRunning`` if the integration is locked, ``SyncError`` if it does
         not exist; every failure after the lock is taken is recorded in the run instead.
@@ -158,7 +161,7 @@ class SyncEngine:
         specset = self.specset(integration.connector)
         wanted = specset.order(models)
         since = self._last_success(integration_id) if kind == "DELTA" else None
-        run = self.store.start_run(integration_id, kind, now_utc(), stale_after_s=self.stale_after_s)
+        run = self.store.start_run(integration_id, kind, now_utc(), stale_after_s=self.stale_after_s, run_id=run_id)
         self.pm.hook.lmsync_sync_started(integration=integration, run=run)
         transport = self.transport(integration)
         changed: list[str] = []

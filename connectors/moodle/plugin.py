@@ -11,11 +11,12 @@ from typing import Any
 import httpx
 import typer
 
-from connectors.moodle import _transport
+from connectors.moodle import _actions, _transport
 from connectors.moodle._functions import FUNCTIONS
 from engine.connector import ConnectorInfo, DemoSite
 from engine.hookspecs import hookimpl
 from engine.store.base import Integration
+from engine.transport import Transport
 
 NAME = "moodle"
 
@@ -58,6 +59,40 @@ def lmsync_parse_response(integration: Integration, call: str, response: httpx.R
     if not _mine(integration):
         return None
     return _transport.parse_response(call, response)
+
+
+@hookimpl
+def lmsync_passthrough(integration: Integration, transport: Any, request: dict[str, Any]) -> dict[str, Any] | None:
+    """A raw request to the integration's own Moodle site, token injected and redacted."""
+    if not _mine(integration):
+        return None
+    from connectors.moodle._passthrough import passthrough
+
+    return passthrough(integration, transport.client, request, transport.redact)
+
+
+@hookimpl
+def lmsync_scope_test(integration: Integration, transport: Any, needs: dict[str, list[str]]) -> Any:
+    """Probe what the token's service offers and what its user may do (``_scope``)."""
+    if not _mine(integration):
+        return None
+    from connectors.moodle._scope import scope_test
+
+    return scope_test(integration, transport, needs)
+
+
+@hookimpl
+def lmsync_action_requirements(connector: str) -> dict[str, list[str]] | None:
+    """The Moodle functions each write action calls."""
+    return {k: list(v) for k, v in _actions.REQUIREMENTS.items()} if connector == NAME else None
+
+
+@hookimpl
+def lmsync_run_action(integration: Integration, transport: Transport, action: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """Course upsert, deactivation, enrolment and completion on the Moodle site."""
+    if not _mine(integration):
+        return None
+    return _actions.run_action(integration, transport, action, payload)
 
 
 @hookimpl

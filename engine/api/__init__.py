@@ -7,6 +7,7 @@
 from ._app import create_app
 from ._errors import ApiError
 from ._keys import create_api_key, hash_key, verify_key
+from ._routes_actions import record_json, task_json
 from ._server import run_server, serve_in_thread
 from ._services import ApiServices
 
@@ -19,4 +20,6 @@ __all__ = [
     "verify_key",
     "run_server",
     "serve_in_thread",
+    "record_json",
+    "task_json",
 ]

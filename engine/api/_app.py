@@ -13,6 +13,7 @@ from engine.store.base import Store
 
 from ._contract import served_openapi
 from ._errors import EXCEPTION_HANDLERS
+from ._routes_actions import action_routes
 from ._routes_platform import platform_routes
 from ._routes_read import read_routes
 from ._services import ApiServices
@@ -34,7 +35,7 @@ def create_app(store: Store, *, services: ApiServices) -> Starlette:
     envelope (no tracebacks). ``GET /v1/openapi.json`` (no auth) describes what is served.
     """
     doc_bytes = json.dumps(served_openapi()).encode()
-    routes = [*read_routes(), *platform_routes(), _openapi_route(doc_bytes)]
+    routes = [*read_routes(), *platform_routes(), *action_routes(), _openapi_route(doc_bytes)]
     app = Starlette(routes=routes, exception_handlers=dict(EXCEPTION_HANDLERS))
     app.state.store = store
     app.state.services = services

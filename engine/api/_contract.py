@@ -13,11 +13,22 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-__all__ = ["contract", "body_validator", "served_openapi", "SERVED_OPERATIONS"]
+__all__ = ["contract", "body_validator", "served_openapi", "SERVED_OPERATIONS", "ACTION_OPERATIONS"]
 
 _CONTRACT_URI = "urn:lmsync:kombo-lms-contract"
 
-# (contract path, method) pairs lmsync answers today; action routes are added by a later step.
+# The write actions. Their errors carry integration and remote codes too (INTEGRATION.*,
+# REMOTE.*, as Kombo's do), which the contract's ErrorResponseGeneral enum leaves out; the
+# served document gives them ErrorResponseAction, whose enum is the contract's full code list.
+ACTION_OPERATIONS: tuple[tuple[str, str], ...] = (
+    ("/lms/courses/bulk", "post"),
+    ("/lms/courses/bulk/{task_id}", "get"),
+    ("/lms/courses/{course_id}/deactivate", "post"),
+    ("/lms/course-progressions", "post"),
+    ("/lms/course-progressions/{course_progression_id}/complete", "post"),
+)
+
+# (contract path, method) pairs lmsync answers today.
 SERVED_OPERATIONS: tuple[tuple[str, str], ...] = (
     ("/check-api-key", "get"),
     ("/force-sync", "post"),
@@ -28,6 +39,7 @@ SERVED_OPERATIONS: tuple[tuple[str, str], ...] = (
     ("/lms/skills", "get"),
     ("/lms/courses", "get"),
     ("/lms/course-progressions", "get"),
+    *ACTION_OPERATIONS,
 )
 
 
@@ -49,12 +61,42 @@ def body_validator(component: str) -> Draft202012Validator:
     return Draft202012Validator({"$ref": ref}, registry=_registry())
 
 
+def _all_error_codes(node: Any) -> list[str] | None:
+    """The longest error-code enum in the contract (the one listing INTEGRATION.* and REMOTE.*)."""
+    best: list[str] | None = None
+    if isinstance(node, dict):
+        enum = node.get("enum")
+        if isinstance(enum, list) and "REMOTE.INPUT_INVALID" in enum:
+            best = enum
+        children = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return None
+    for child in children:
+        found = _all_error_codes(child)
+        if found and (best is None or len(found) > len(best)):
+            best = found
+    return best
+
+
+def _action_error_response(doc: dict[str, Any]) -> dict[str, Any]:
+    response = copy.deepcopy(doc["components"]["responses"]["ErrorResponseGeneral"])
+    response["description"] = "The error response of write actions: platform, integration and remote error codes."
+    code = response["content"]["application/json"]["schema"]["properties"]["error"]["properties"]["code"]
+    code["enum"] = list(_all_error_codes(doc["components"]["schemas"]) or code["enum"])
+    return response
+
+
 def served_openapi(operations: tuple[tuple[str, str], ...] = SERVED_OPERATIONS) -> dict[str, Any]:
     """The contract cut down to *operations*, with paths under ``/v1`` and a relative server."""
     doc = copy.deepcopy(contract())
     paths: dict[str, Any] = {}
     for path, method in operations:
-        paths.setdefault(f"/v1{path}", {})[method] = doc["paths"][path][method]
+        op = paths.setdefault(f"/v1{path}", {})[method] = doc["paths"][path][method]
+        if (path, method) in ACTION_OPERATIONS:
+            op["responses"]["default"] = {"$ref": "#/components/responses/ErrorResponseAction"}
+    doc["components"]["responses"]["ErrorResponseAction"] = _action_error_response(doc)
     doc["paths"] = paths
     doc["servers"] = [{"url": "/", "description": "this lmsync server"}]
     doc["info"] = {**doc["info"], "title": "lmsync (Kombo-compatible LMS API)"}

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.actions import ActionService
 
 __all__ = ["ApiServices", "ForceSync"]
 
@@ -18,8 +21,9 @@ class ApiServices:
 
     ``force_sync`` queues (or finds already queued/running) a sync and returns its id.
     ``cancel_syncs`` is called when an integration is disabled (running syncs are cancelled).
-    ``run_action`` / ``passthrough`` are placeholders for the write-action and passthrough routes
-    a later step adds; the routes are not mounted yet.
+    ``actions`` (an ``engine.actions.ActionService``) serves the write-action routes; without it
+    they answer ``INTEGRATION.ACTION_NOT_AVAILABLE``.
+    ``run_action`` / ``passthrough`` are placeholders for the passthrough route a later step adds.
     ``tool_info`` returns display data for a connector (``label``, ``logo_url``, ``icon_url``).
     """
 
@@ -28,5 +32,6 @@ class ApiServices:
     run_action: Callable[[str, str, dict[str, Any]], dict[str, Any]] | None = None
     passthrough: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None
     tool_info: Callable[[str], dict[str, str]] | None = None
+    actions: ActionService | None = None
     environment_id: str = "lmsync"
     customer_id: str = "lmsync"

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from engine.cli import _admin, _mappings, _sync
+from engine.cli import _actions, _admin, _mappings, _sync
 from engine.plugins import get_plugin_manager
 
 __all__ = ["app", "main"]
@@ -19,6 +19,9 @@ app.command("runs")(_admin.runs)
 app.command("sync")(_sync.sync)
 app.command("serve")(_sync.serve)
 app.command("demo")(_sync.demo)
+app.add_typer(_actions.courses, name="courses")
+app.command("enroll")(_actions.enroll)
+app.command("complete")(_actions.complete)
 
 
 @app.callback()

@@ -13,6 +13,7 @@ from rich.table import Table
 from engine.api import ApiServices, create_api_key, create_app, run_server
 from engine.cli._admin import new_integration
 from engine.cli._common import JsonOpt, StoreOpt, emit, err, fail, get_store
+from engine.actions import ActionService
 from engine.connector import DemoSite
 from engine.jobs import LocalSyncQueue
 from engine.plugins import get_plugin_manager
@@ -106,9 +107,9 @@ def sync(
 
 
 def api_app(store: Store, engine: SyncEngine):
-    """The ASGI app with the engine's services wired in."""
+    """The ASGI app with the engine's services (sync queue, write actions) wired in."""
     queue = LocalSyncQueue(engine)
-    return create_app(store, services=ApiServices(force_sync=queue.force_sync))
+    return create_app(store, services=ApiServices(force_sync=queue.force_sync, actions=ActionService(engine)))
 
 
 def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000), store_url: str = StoreOpt) -> None:

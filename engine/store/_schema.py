@@ -13,7 +13,7 @@ from engine.models import MODELS
 
 __all__ = ["Types", "SCHEMA_VERSION", "record_table", "ref_columns", "migrations"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,37 @@ def _v2(t: Types) -> list[str]:
     ]
 
 
+def _v3(t: Types) -> list[str]:
+    """Webhook endpoints (secret encrypted like credentials) and the delivery log."""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS webhook_endpoints (
+    id {t.key} PRIMARY KEY,
+    url {t.text} NOT NULL,
+    secret {t.text} NOT NULL,
+    events {t.json} NOT NULL,
+    enabled {t.boolean} NOT NULL,
+    created_at {t.ts} NOT NULL
+)""",
+        f"""CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    id {t.key} PRIMARY KEY,
+    endpoint_id {t.key} NOT NULL,
+    event_id {t.key} NOT NULL,
+    event_type {t.text} NOT NULL,
+    integration_id {t.key} NOT NULL,
+    status {t.text} NOT NULL,
+    attempts INTEGER NOT NULL,
+    created_at {t.ts} NOT NULL,
+    last_attempt_at {t.ts},
+    next_attempt_at {t.ts},
+    response_status INTEGER,
+    error {t.text},
+    body {t.text} NOT NULL
+)""",
+        "CREATE INDEX IF NOT EXISTS webhook_deliveries_created ON webhook_deliveries (created_at)",
+        "CREATE INDEX IF NOT EXISTS webhook_deliveries_status ON webhook_deliveries (status, next_attempt_at)",
+    ]
+
+
 def migrations(t: Types) -> list[tuple[int, list[str]]]:
     """``[(version, statements)]`` in order; each statement is idempotent on its own."""
-    return [(1, _v1(t)), (2, _v2(t))]
+    return [(1, _v1(t)), (2, _v2(t)), (3, _v3(t))]

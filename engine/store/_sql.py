@@ -19,6 +19,7 @@ from engine.store._dialect import Dialect
 from engine.store._query import RECORD_COLUMNS, build_query, check_model
 from engine.store._schema import migrations
 from engine.store._writer import SQLWriter
+from engine.store._webhooks import WebhookSQLMixin
 from engine.store.base import (
     ActionTask,
     ApiKey,
@@ -42,7 +43,7 @@ _ABANDONED = "abandoned (no heartbeat)"
 _ID_CHUNK = 20_000
 
 
-class SQLStore(Store, abc.ABC):
+class SQLStore(WebhookSQLMixin, Store, abc.ABC):
     """Shared implementation; see the module docstring for the backend hooks."""
 
     dialect: Dialect
@@ -234,14 +235,15 @@ class SQLStore(Store, abc.ABC):
             error=row[8], heartbeat_at=d.ts_out(row[9]),
         )
 
-    def start_run(self, integration_id: str, kind: str, now: datetime, stale_after_s: float = 300) -> SyncRun:
+    def start_run(self, integration_id: str, kind: str, now: datetime, stale_after_s: float = 300,
+                  run_id: str | None = None) -> SyncRun:
         """Create a running run or raise ``SyncAlreadyRunning`` (see ``Store.start_run``).
 
         The check and the insert happen in one serialised transaction, and a partial unique
         index allows one running row per integration, so concurrent processes cannot both win.
         """
         d = self.dialect
-        run = SyncRun(id=random_id(), integration_id=integration_id, kind=kind, status="running",
+        run = SyncRun(id=run_id or random_id(), integration_id=integration_id, kind=kind, status="running",
                       started_at=now, heartbeat_at=now)
         try:
             with self._transaction() as cur:
@@ -291,6 +293,12 @@ class SQLStore(Store, abc.ABC):
         rows = self._fetchall(f"SELECT {_RUN_COLS} FROM sync_runs {where}"
                               " ORDER BY started_at DESC, id DESC LIMIT ?", [*params, max(0, limit)])
         return [self._run_from_row(r) for r in rows]
+
+    def latest_runs(self) -> dict[tuple[str, str, str], datetime]:
+        """``{(integration_id, kind, status): newest started_at}`` in one grouped query."""
+        rows = self._fetchall("SELECT integration_id, kind, status, MAX(started_at) FROM sync_runs"
+                              " GROUP BY integration_id, kind, status")
+        return {(r[0], r[1], r[2]): self.dialect.ts_out(r[3]) for r in rows}
 
     def get_run(self, run_id: str) -> SyncRun | None:
         """The run, or ``None``."""

@@ -39,6 +39,8 @@ __all__ = [
     "StoreError",
     "SyncAlreadyRunning",
     "NotFound",
+    "WebhookEndpoint",
+    "WebhookDelivery",
 ]
 
 
@@ -137,6 +139,51 @@ class ActionTask:
     results: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class WebhookEndpoint:
+    """A URL that receives signed webhook events.
+
+    ``secret`` is plaintext in memory only; backends store it encrypted (like credentials) and
+    it is never shown after creation. ``events`` lists the event types sent (``data-changed``,
+    ``sync-finished``).
+    """
+
+    id: str
+    url: str
+    secret: str
+    events: list[str] = field(default_factory=lambda: ["data-changed", "sync-finished"])
+    enabled: bool = True
+    created_at: datetime | None = None
+
+    def __repr__(self) -> str:
+        """Like the dataclass repr, without the secret."""
+        return (f"WebhookEndpoint(id={self.id!r}, url={self.url!r}, secret='***', events={self.events!r}, "
+                f"enabled={self.enabled!r}, created_at={self.created_at!r})")
+
+
+@dataclass
+class WebhookDelivery:
+    """One event sent (or being sent) to one endpoint: the delivery log entry.
+
+    ``status`` is ``pending`` (attempts left, next at ``next_attempt_at``), ``delivered`` or
+    ``failed`` (gave up). ``body`` is the exact JSON text that is signed and sent.
+    """
+
+    id: str
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    integration_id: str
+    status: str
+    body: str
+    created_at: datetime
+    attempts: int = 0
+    last_attempt_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    response_status: int | None = None
+    error: str | None = None
 
 
 @dataclass
@@ -282,8 +329,9 @@ class Store(abc.ABC):
 
     # --- runs and the per-integration lock -------------------------------------------------
     @abc.abstractmethod
-    def start_run(self, integration_id: str, kind: str, now: datetime, stale_after_s: float = 300) -> SyncRun:
-        """Create a ``running`` run, or raise ``SyncAlreadyRunning``.
+    def start_run(self, integration_id: str, kind: str, now: datetime, stale_after_s: float = 300,
+                  run_id: str | None = None) -> SyncRun:
+        """Create a ``running`` run (id *run_id*, or a fresh one), or raise ``SyncAlreadyRunning``.
 
         A running run whose ``heartbeat_at`` is older than ``stale_after_s`` belongs to a dead
         process: it is marked ``failed`` ("abandoned") and the new run starts.
@@ -311,6 +359,39 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def get_task(self, task_id: str) -> ActionTask | None:
         """The task, or ``None``."""
+
+    def latest_runs(self) -> dict[tuple[str, str, str], datetime]:
+        """``{(integration_id, kind, status): newest started_at}`` over every run (the
+        scheduler's input). Backends may answer this with one query."""
+        found: dict[tuple[str, str, str], datetime] = {}
+        for integration in self.list_integrations():
+            for run in self.list_runs(integration.id, limit=200):
+                found.setdefault((run.integration_id, run.kind, run.status), run.started_at)
+        return found
+
+    # --- webhooks --------------------------------------------------------------------------
+    @abc.abstractmethod
+    def add_webhook(self, endpoint: WebhookEndpoint) -> None:
+        """Insert *endpoint* (secret encrypted); ``StoreError`` if the id exists."""
+
+    @abc.abstractmethod
+    def list_webhooks(self) -> list[WebhookEndpoint]:
+        """All endpoints (secrets decrypted), oldest first."""
+
+    @abc.abstractmethod
+    def remove_webhook(self, endpoint_id: str) -> bool:
+        """Delete an endpoint (its delivery log stays). False if it did not exist."""
+
+    @abc.abstractmethod
+    def put_delivery(self, delivery: WebhookDelivery) -> None:
+        """Insert *delivery* or overwrite the stored one with the same id."""
+
+    @abc.abstractmethod
+    def get_delivery(self, delivery_id: str) -> WebhookDelivery | None: ...
+
+    @abc.abstractmethod
+    def list_deliveries(self, limit: int = 50, status: str | None = None) -> list[WebhookDelivery]:
+        """Newest first, optionally only those with *status*."""
 
     # --- records ---------------------------------------------------------------------------
     @abc.abstractmethod

@@ -1,0 +1,136 @@
+"""The Moodle simulator for benchmarks: one generated site served by N forked uvicorn workers.
+
+The site is generated once, then the listening socket is shared by ``workers`` forked
+processes (copy-on-write: the dataset is not copied). Each worker adds the requests it served
+and the seconds it spent inside the app to a shared array, so the bench can report the
+simulator's own throughput.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import os
+import signal
+import socket
+import time
+from typing import Any
+
+import uvicorn
+
+from connectors.moodle.simulator import ADMIN_TOKEN, MoodleSite, SimControl, create_app
+from connectors.moodle.simulator._server import http_impl
+
+__all__ = ["SIZES", "SimProcess", "ADMIN_TOKEN"]
+
+# users, courses, enrolments per course, frameworks, competencies per framework
+SIZES: dict[str, dict[str, int]] = {
+    "small": {"users": 1_000, "courses": 100, "enrolments_per_course": 20, "frameworks": 2, "competencies_per_framework": 50},
+    "large": {"users": 50_000, "courses": 2_000, "enrolments_per_course": 50, "frameworks": 5, "competencies_per_framework": 1_200},
+}
+
+
+class _Counting:
+    """ASGI wrapper: counts requests and the time spent serving them into a shared array."""
+
+    def __init__(self, app: Any, stats: Any, slot: int) -> None:
+        self.app, self.stats, self.slot = app, stats, slot
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        started = time.perf_counter()
+        await self.app(scope, receive, send)
+        if scope["type"] == "http":
+            busy = time.perf_counter() - started
+            with self.stats.get_lock():
+                self.stats[2 * self.slot] += 1
+                self.stats[2 * self.slot + 1] += busy
+
+
+def _worker(app: Any, sock: socket.socket, stats: Any, slot: int) -> None:
+    config = uvicorn.Config(_Counting(app, stats, slot), log_level="warning", access_log=False,
+                            http=http_impl(), lifespan="off", timeout_keep_alive=60)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _serve(size: dict[str, int], latency_ms: float, workers: int, port_out: Any, stats: Any, pids: Any,
+           ready: Any) -> None:
+    site = MoodleSite.generate(seed=1, **size)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    port = sock.getsockname()[1]
+    site.wwwroot = f"http://127.0.0.1:{port}"
+    app = create_app(site, SimControl(latency_ms=latency_ms))
+    children = []
+    for slot in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _worker(app, sock, stats, slot)
+            finally:
+                os._exit(0)
+        pids[slot] = pid
+        children.append(pid)
+    port_out.value = port
+    ready.set()
+
+    def stop(*_: Any) -> None:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for pid in children:
+            os.waitpid(pid, 0)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    while True:
+        signal.pause()
+
+
+class SimProcess:
+    """Start/stop the simulator in its own process tree; read its served-request counters."""
+
+    def __init__(self, size: dict[str, int], latency_ms: float, workers: int) -> None:
+        ctx = mp.get_context("fork")
+        self.workers = workers
+        self._stats = ctx.Array("d", 2 * workers)
+        self._port = ctx.Value("i", 0)
+        self._pids = ctx.Array("i", workers)
+        self._ready = ctx.Event()
+        self._proc = ctx.Process(target=_serve, args=(size, latency_ms, workers, self._port, self._stats,
+                                                              self._pids, self._ready),
+                                 daemon=False, name="moodle-sim")
+
+    def __enter__(self) -> "SimProcess":
+        started = time.perf_counter()
+        self._proc.start()
+        if not self._ready.wait(600):
+            raise RuntimeError("simulator did not start")
+        self.generate_s = time.perf_counter() - started
+        self.base_url = f"http://127.0.0.1:{self._port.value}"
+        time.sleep(0.3)  # let the workers reach accept()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._proc.terminate()
+        self._proc.join(30)
+
+    def counters(self) -> tuple[int, float, float]:
+        """(requests served, seconds spent inside the app, CPU seconds), summed over workers.
+        The seconds inside the app include the simulated latency; the CPU seconds do not."""
+        with self._stats.get_lock():
+            values = list(self._stats)
+        return int(sum(values[0::2])), sum(values[1::2]), sum(_cpu_seconds(pid) for pid in self._pids)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of *pid* from /proc (Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
