@@ -117,9 +117,10 @@ def lmsync_sync_started(integration: Integration, run: SyncRun) -> None:
 
 
 @hookspec
-def lmsync_sync_finished(integration: Integration, run: SyncRun, changed_models: list[str]) -> None:
+def lmsync_sync_finished(integration: Integration, run: SyncRun, changed_models: list[str], store: Any) -> None:
     """Called after a run's outcome is stored (succeeded or failed). *changed_models* lists
-    the models with created, updated or deleted records. Webhook delivery hangs off this."""
+    the models with created, updated or deleted records; *store* is the ``Store`` the run
+    wrote to. Webhook delivery (``engine.webhooks``) hangs off this. Must not raise."""
 
 
 # --- 4. actions ------------------------------------------------------------------------------

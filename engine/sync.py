@@ -184,7 +184,7 @@ class SyncEngine:
             run.finished_at = now_utc()
             changed = [m for m, s in run.stats.items() if s.get("created") or s.get("updated") or s.get("deleted")]
             self.store.finish_run(run)
-            self.pm.hook.lmsync_sync_finished(integration=integration, run=run, changed_models=changed)
+            self.pm.hook.lmsync_sync_finished(integration=integration, run=run, changed_models=changed, store=self.store)
         return run
 
     def refresh(self, integration: Integration, model: str, remote_ids: Iterable[str], parents: dict[str, list[Any]] | None = None,

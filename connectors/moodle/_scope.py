@@ -53,6 +53,7 @@ _CAPABILITY = {
     "core_course_update_courses": ["moodle/course:update"],
     "enrol_manual_enrol_users": ["enrol/manual:enrol"],
     "core_course_get_contents": ["moodle/course:view"],
+    "gradereport_user_get_grade_items": ["gradereport/user:view"],
 }
 _CAPABILITY_NAMES = {
     "update course settings": "moodle/course:update",
@@ -71,6 +72,9 @@ _NO_PROBE = {
     "core_completion_override_activity_completion_status": (
         "moodle/course:overridecompletion cannot be checked without changing a completion state: "
         "make sure the token user holds it"),
+    "core_grades_update_grades": (
+        "moodle/grade:edit and moodle/grade:manage cannot be checked without writing a grade: "
+        "make sure the token user holds them"),
 }
 
 
@@ -85,6 +89,8 @@ class _Result:
 
 
 def _capabilities(function: str, exc: RemoteError) -> list[str]:
+    if exc.code in ("errorcoursecontextnotvalid", "requireloginerror") and "hidden" in str(exc.remote_message).lower():
+        return ["moodle/course:viewhiddencourses"]
     found = _CAP_RE.findall(str(exc))
     if not found:
         text = str(exc.remote_message).lower()
@@ -142,6 +148,12 @@ class _Prober:
     def _need_course(self) -> int | None:
         if not self.courses and "core_course_get_courses" not in self.results:
             self.result("core_course_get_courses")
+        if not self.courses and "core_course_get_courses_by_field" in (self.offered or ()):
+            try:  # lists the visible courses without course:view or viewhiddencourses
+                found = (self.call("core_course_get_courses_by_field", {}) or {}).get("courses") or []
+            except RemoteError:
+                found = []
+            self.courses = [c["id"] for c in found if isinstance(c, dict) and c.get("id") != 1 and c.get("format") != "site"]
         return self.courses[0] if self.courses else None
 
     def _other_users(self) -> list[int]:
@@ -222,6 +234,19 @@ class _Prober:
         if course is None or not users:
             return _Result("UNTESTED", detail="core_completion_get_activities_completion_status: nothing to probe with")
         self.call("core_completion_get_activities_completion_status", {"courseid": course, "userid": users[0]})
+        return _Result("OK")
+
+    def p_gradereport_user_get_grade_items(self) -> _Result:
+        course, users = self._need_course(), self._other_users()
+        if course is None or not users:
+            return _Result("UNTESTED", detail="gradereport_user_get_grade_items: nothing to probe with")
+        try:
+            self.call("gradereport_user_get_grade_items", {"courseid": course, "userid": users[0]})
+        except RemoteError as exc:
+            if exc.code == "nopermissiontoviewgrades":
+                return _Result("FORBIDDEN", ["moodle/grade:viewall"], detail=f"gradereport_user_get_grade_items: {exc.remote_message}")
+            if exc.code in _FORBIDDEN_CODES:
+                raise
         return _Result("OK")
 
     def p_core_competency_list_competency_frameworks(self) -> _Result:

@@ -28,6 +28,26 @@ def _openapi_route(doc_bytes: bytes) -> Route:
     return Route("/v1/openapi.json", openapi, methods=["GET"])
 
 
+def _one_route_per_path(routes: list[Route]) -> list[Route]:
+    """Routes sharing a path (``GET`` list + ``POST`` action) merged into one dispatching by
+    method, so a 405 lists every allowed method in ``Allow``."""
+    grouped: dict[str, list[Route]] = {}
+    for route in routes:
+        grouped.setdefault(route.path, []).append(route)
+    merged = []
+    for path, group in grouped.items():
+        if len(group) == 1:
+            merged.append(group[0])
+            continue
+        table = {method: r.endpoint for r in group for method in r.methods or ()}
+
+        async def endpoint(request: Request, table=table) -> Response:
+            return await table[request.method](request)
+
+        merged.append(Route(path, endpoint, methods=sorted(table)))
+    return merged
+
+
 def create_app(store: Store, *, services: ApiServices) -> Starlette:
     """Build the API app reading from *store*; *services* supplies engine operations.
 
@@ -35,7 +55,7 @@ def create_app(store: Store, *, services: ApiServices) -> Starlette:
     envelope (no tracebacks). ``GET /v1/openapi.json`` (no auth) describes what is served.
     """
     doc_bytes = json.dumps(served_openapi()).encode()
-    routes = [*read_routes(), *platform_routes(), *action_routes(), _openapi_route(doc_bytes)]
+    routes = _one_route_per_path([*read_routes(), *platform_routes(), *action_routes(), _openapi_route(doc_bytes)])
     app = Starlette(routes=routes, exception_handlers=dict(EXCEPTION_HANDLERS))
     app.state.store = store
     app.state.services = services

@@ -13,6 +13,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from ._tools_openapi import add_tool_operations
+
 __all__ = ["contract", "body_validator", "served_openapi", "SERVED_OPERATIONS", "ACTION_OPERATIONS"]
 
 _CONTRACT_URI = "urn:lmsync:kombo-lms-contract"
@@ -97,7 +99,9 @@ def served_openapi(operations: tuple[tuple[str, str], ...] = SERVED_OPERATIONS) 
         if (path, method) in ACTION_OPERATIONS:
             op["responses"]["default"] = {"$ref": "#/components/responses/ErrorResponseAction"}
     doc["components"]["responses"]["ErrorResponseAction"] = _action_error_response(doc)
+    contract_paths = doc["paths"]
     doc["paths"] = paths
+    add_tool_operations(doc, contract_paths)
     doc["servers"] = [{"url": "/", "description": "this lmsync server"}]
     doc["info"] = {**doc["info"], "title": "lmsync (Kombo-compatible LMS API)"}
     doc.pop("webhooks", None)

@@ -38,7 +38,9 @@ def run_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0, *,
 
     When `app` is a `MoodleApp`, its site's wwwroot is set to the base URL (like a real site).
     """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto IPPROTO_TCP: only then does asyncio set TCP_NODELAY on accepted connections; without
+    # it each keep-alive response body waits ~40 ms for the client's delayed ACK (Nagle)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     base = f"http://{host}:{sock.getsockname()[1]}"
