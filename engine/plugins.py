@@ -1,6 +1,7 @@
 """The plugin manager: connectors from entry points, the engine's defaults as plugins.
 
-``get_plugin_manager()`` registers the built-in plugin (``engine.builtins``) first, then every
+``get_plugin_manager()`` registers the built-in plugins (``engine.builtins``, webhook delivery
+``engine.webhooks._plugin``) first, then every
 module in the ``lmsync`` entry-point group, then validates: an implementation whose name is not
 a hook of ``engine.hookspecs`` (a misspelling) fails start-up with ``PluginValidationError``.
 """
@@ -16,6 +17,7 @@ import pluggy
 from engine import builtins, hookspecs
 from engine.connector import ConnectorInfo
 from engine.errors import LmsyncError
+from engine.webhooks import _plugin as webhook_plugin
 
 __all__ = ["get_plugin_manager", "make_plugin_manager", "connectors"]
 
@@ -26,6 +28,7 @@ def make_plugin_manager(extra: Iterable[ModuleType | object] = (), *, entry_poin
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     pm.register(builtins, name="lmsync-builtins")
+    pm.register(webhook_plugin, name="lmsync-webhooks")
     if entry_points:
         pm.load_setuptools_entrypoints(hookspecs.PROJECT)
     for plugin in extra:

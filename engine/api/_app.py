@@ -16,6 +16,7 @@ from ._errors import EXCEPTION_HANDLERS
 from ._routes_actions import action_routes
 from ._routes_platform import platform_routes
 from ._routes_read import read_routes
+from ._routes_tools import tool_routes
 from ._services import ApiServices
 
 __all__ = ["create_app"]
@@ -55,7 +56,7 @@ def create_app(store: Store, *, services: ApiServices) -> Starlette:
     envelope (no tracebacks). ``GET /v1/openapi.json`` (no auth) describes what is served.
     """
     doc_bytes = json.dumps(served_openapi()).encode()
-    routes = _one_route_per_path([*read_routes(), *platform_routes(), *action_routes(), _openapi_route(doc_bytes)])
+    routes = _one_route_per_path([*read_routes(), *platform_routes(), *action_routes(), *tool_routes(), _openapi_route(doc_bytes)])
     app = Starlette(routes=routes, exception_handlers=dict(EXCEPTION_HANDLERS))
     app.state.store = store
     app.state.services = services

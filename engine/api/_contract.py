@@ -42,6 +42,7 @@ SERVED_OPERATIONS: tuple[tuple[str, str], ...] = (
     ("/lms/courses", "get"),
     ("/lms/course-progressions", "get"),
     *ACTION_OPERATIONS,
+    ("/passthrough/{tool}/{api}", "post"),
 )
 
 
@@ -99,9 +100,8 @@ def served_openapi(operations: tuple[tuple[str, str], ...] = SERVED_OPERATIONS) 
         if (path, method) in ACTION_OPERATIONS:
             op["responses"]["default"] = {"$ref": "#/components/responses/ErrorResponseAction"}
     doc["components"]["responses"]["ErrorResponseAction"] = _action_error_response(doc)
-    contract_paths = doc["paths"]
     doc["paths"] = paths
-    add_tool_operations(doc, contract_paths)
+    add_tool_operations(doc)
     doc["servers"] = [{"url": "/", "description": "this lmsync server"}]
     doc["info"] = {**doc["info"], "title": "lmsync (Kombo-compatible LMS API)"}
     doc.pop("webhooks", None)

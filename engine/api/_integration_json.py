@@ -40,7 +40,7 @@ def _availability(integration: Integration, *names: str) -> tuple[bool, str]:
         return True, "UNKNOWN"
     if value == "NOT_IMPLEMENTED":
         return False, "NOT_IMPLEMENTED"
-    return value == "OK", "SUPPORTED"
+    return value in ("OK", "DEGRADED"), "SUPPORTED"  # DEGRADED: usable, some fields withheld
 
 
 def _entry(entry_id: str, label: str, available: tuple[bool, str]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Write actions: bulk course upsert (async task), deactivate course, enroll, complete.
 
 Every route authenticates, scopes the integration (a key limited to A gets the same 404 for B
-as for a missing integration), validates its body against the contract, then calls the
+as for a missing integration), checks that actions are served (else 403
+``INTEGRATION.ACTION_NOT_AVAILABLE``), validates its body against the contract, then calls the
 engine's ``ActionService`` (``ApiServices.actions``) in a worker thread. Engine errors become
 the contract's envelope with the code ``engine.actions.error_code`` picks; the HTTP status
 follows from the code (404 for ids that name nothing).
@@ -119,8 +120,8 @@ async def _engine(fn: Callable[..., Any], *args: Any) -> Any:
 
 async def upsert_courses(request: Request) -> JSONResponse:
     integration = await _integration(request)
-    body = await read_json_body(request, "PostLmsCoursesBulkRequestBody", required=True)
     _, actions = _services(request)
+    body = await read_json_body(request, "PostLmsCoursesBulkRequestBody", required=True)
     task = await _engine(actions.submit_upsert, integration.id, body["items"])
     return JSONResponse({"status": "success", "data": {"task_id": task.id}, "warnings": []})
 
@@ -138,24 +139,24 @@ async def upsert_task(request: Request) -> JSONResponse:
 
 async def deactivate_course(request: Request) -> JSONResponse:
     integration = await _integration(request)
-    await read_json_body(request, "PostLmsCoursesCourseIdDeactivateRequestBody", required=False)
     store, actions = _services(request)
+    await read_json_body(request, "PostLmsCoursesCourseIdDeactivateRequestBody", required=False)
     result = await _engine(actions.deactivate_course, integration.id, request.path_params["course_id"])
     return JSONResponse(await run_in_threadpool(result_json, store, integration.id, result))
 
 
 async def enroll(request: Request) -> JSONResponse:
     integration = await _integration(request)
-    body = await read_json_body(request, "PostLmsCourseProgressionsRequestBody", required=True)
     store, actions = _services(request)
+    body = await read_json_body(request, "PostLmsCourseProgressionsRequestBody", required=True)
     result = await _engine(actions.enroll, integration.id, body)
     return JSONResponse(await run_in_threadpool(result_json, store, integration.id, result))
 
 
 async def complete(request: Request) -> JSONResponse:
     integration = await _integration(request)
-    body = await read_json_body(request, "PostLmsCourseProgressionsCourseProgressionIdCompleteRequestBody", required=False)
     store, actions = _services(request)
+    body = await read_json_body(request, "PostLmsCourseProgressionsCourseProgressionIdCompleteRequestBody", required=False)
     result = await _engine(actions.complete, integration.id, request.path_params["course_progression_id"], body)
     return JSONResponse(await run_in_threadpool(result_json, store, integration.id, result))
 

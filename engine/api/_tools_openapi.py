@@ -8,11 +8,13 @@ from typing import Any
 from engine.connector import SCOPE_STATES
 from engine.models import MODELS
 
-__all__ = ["add_tool_operations", "PASSTHROUGH_PATH", "SCOPE_TEST_PATH", "TEST_MODEL_PATH"]
+__all__ = ["add_tool_operations", "EXTENSION_OPERATIONS", "PASSTHROUGH_PATH", "SCOPE_TEST_PATH", "TEST_MODEL_PATH"]
 
 PASSTHROUGH_PATH = "/passthrough/{tool}/{api}"
 SCOPE_TEST_PATH = "/v1/integrations/{integration_id}/scope-test"
 TEST_MODEL_PATH = "/v1/integrations/{integration_id}/test-model/{model}"
+# (served path, method) of the operations lmsync adds to the contract
+EXTENSION_OPERATIONS: tuple[tuple[str, str], ...] = ((SCOPE_TEST_PATH, "post"), (TEST_MODEL_PATH, "post"))
 _ERROR = {"$ref": "#/components/responses/ErrorResponseAction"}
 _STRINGS = {"type": "array", "items": {"type": "string"}}
 _INTEGRATION_ID = {"name": "integration_id", "in": "path", "required": True, "schema": {"type": "string"},
@@ -123,9 +125,9 @@ def _extensions() -> dict[str, Any]:
     return {SCOPE_TEST_PATH: {"post": scope}, TEST_MODEL_PATH: {"post": test}}
 
 
-def add_tool_operations(doc: dict[str, Any], contract_paths: dict[str, Any]) -> None:
-    """Add the passthrough operation (from *contract_paths*) and the extensions to *doc*."""
-    op = dict(contract_paths[PASSTHROUGH_PATH]["post"])
-    op["responses"] = {**op["responses"], "default": _ERROR}
-    doc["paths"][f"/v1{PASSTHROUGH_PATH}"] = {"post": op}
+def add_tool_operations(doc: dict[str, Any]) -> None:
+    """Give the served passthrough operation (if any) the full error envelope; add the extensions."""
+    op = doc["paths"].get(f"/v1{PASSTHROUGH_PATH}", {}).get("post")
+    if op is not None:
+        op["responses"]["default"] = _ERROR
     doc["paths"].update(_extensions())

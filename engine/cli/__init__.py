@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from engine.cli import _actions, _admin, _mappings, _sync
+from engine.cli import _actions, _admin, _mappings, _sync, _tools, _webhooks, _workers
 from engine.plugins import get_plugin_manager
 
 __all__ = ["app", "main"]
@@ -22,6 +22,12 @@ app.command("demo")(_sync.demo)
 app.add_typer(_actions.courses, name="courses")
 app.command("enroll")(_actions.enroll)
 app.command("complete")(_actions.complete)
+app.command("passthrough")(_tools.passthrough)
+app.command("scope-test")(_tools.scope_test)
+app.command("test-model")(_tools.test_model)
+app.add_typer(_webhooks.webhooks, name="webhooks")
+app.command("worker")(_workers.worker)
+app.command("scheduler")(_workers.scheduler)
 
 
 @app.callback()

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from engine.cli._common import JsonOpt, emit, fail
@@ -61,7 +62,7 @@ def check(path: Path = typer.Argument(None, help="A spec file or a directory of 
 
     def human(c: Console) -> None:
         for e in errors:
-            c.print(f"[red]✗[/red] {e}", highlight=False, markup=True)
+            c.print(f"[red]✗[/red] {escape(e)}", highlight=False, markup=True, soft_wrap=True)
         c.print(f"{len(ok)} spec file(s) valid, {len(errors)} error(s)")
 
     emit({"valid": ok, "errors": errors}, human, as_json)
@@ -96,7 +97,7 @@ def preview(
             table.add_row(*[str(rec.get(col)) for col in columns])
         c.print(table)
         for e in result.errors:
-            c.print(f"[red]✗[/red] {e}", highlight=False, markup=True)
+            c.print(f"[red]✗[/red] {escape(e)}", highlight=False, markup=True, soft_wrap=True)
 
     emit(result.as_dict(), human, as_json)
     if result.errors:

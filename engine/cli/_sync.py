@@ -13,9 +13,12 @@ from rich.table import Table
 from engine.api import ApiServices, create_api_key, create_app, run_server
 from engine.cli._admin import new_integration
 from engine.cli._common import JsonOpt, StoreOpt, emit, err, fail, get_store
+from engine.cli._tools import tool_services
 from engine.actions import ActionService
 from engine.connector import DemoSite
-from engine.jobs import LocalSyncQueue
+from engine.jobs import LocalSyncQueue, make_sync_queue
+from engine.schedule import Scheduler
+from engine.webhooks import sender_for
 from engine.plugins import get_plugin_manager
 from engine.store.base import Integration, Store, SyncAlreadyRunning, SyncRun
 from engine.sync import ModelProgress, SyncEngine
@@ -106,17 +109,24 @@ def sync(
         raise typer.Exit(1)
 
 
-def api_app(store: Store, engine: SyncEngine):
-    """The ASGI app with the engine's services (sync queue, write actions) wired in."""
-    queue = LocalSyncQueue(engine)
-    return create_app(store, services=ApiServices(force_sync=queue.force_sync, actions=ActionService(engine)))
+def api_app(store: Store, engine: SyncEngine, *, scheduler: bool = False):
+    """The ASGI app with the engine's services (sync queue, write actions) wired in.
+
+    Syncs go to Celery when ``$LMSYNC_BROKER_URL`` is set, else run in this process; then
+    *scheduler* also starts the in-process scheduler thread (periodic FULL/DELTA syncs)."""
+    queue = make_sync_queue(engine)
+    if scheduler and isinstance(queue, LocalSyncQueue):
+        Scheduler(store, queue.force_sync, on_tick=sender_for(store).resume_pending).start()
+    return create_app(store, services=ApiServices(force_sync=queue.force_sync, actions=ActionService(engine), **tool_services(engine)))
 
 
-def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000), store_url: str = StoreOpt) -> None:
+def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000), store_url: str = StoreOpt,
+          scheduler: bool = typer.Option(True, "--scheduler/--no-scheduler",
+                                         help="Run periodic syncs in this process (ignored with a broker: run `lmsync scheduler`).")) -> None:
     """Serve the unified API over HTTP (uvicorn)."""
     store = get_store(store_url)
     err.print(f"serving the lmsync API on http://{host}:{port}/v1 (OpenAPI: /v1/openapi.json)")
-    run_server(api_app(store, SyncEngine(store)), host, port)
+    run_server(api_app(store, SyncEngine(store), scheduler=scheduler), host, port)
 
 
 def demo(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000), store_url: str = StoreOpt) -> None:
@@ -133,4 +143,4 @@ def demo(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000), 
         err.print(f"\n[bold]lmsync API:[/bold] {base}   (OpenAPI: {base}/openapi.json)")
         err.print(f"[bold]API key:[/bold] {key}\n[bold]Integration:[/bold] {integration.id}\ntry:")
         err.print(f"  curl -s -H 'Authorization: Bearer {key}' -H 'X-Integration-Id: {integration.id}' '{base}/lms/courses?page_size=2'", highlight=False, markup=False, soft_wrap=True)
-        run_server(api_app(store, engine), host, port)
+        run_server(api_app(store, engine, scheduler=True), host, port)

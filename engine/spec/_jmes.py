@@ -140,7 +140,7 @@ def compile_expr(source: Any, functions: FunctionSet, *, file: str, line: int | 
         ) from None
     except jexc.ParseError as exc:
         raise ExpressionError(
-            f"invalid JMESPath expression: {exc.msg} {exc.token_value!r}\n{caret(source, exc.lex_position)}",
+            f"invalid JMESPath expression: {exc.msg}\n{caret(source, exc.lex_position)}",
             file=file,
             line=line,
             field=field,

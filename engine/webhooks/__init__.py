@@ -1,0 +1,20 @@
+"""Webhooks: signed ``data-changed`` / ``sync-finished`` events POSTed to registered endpoints.
+
+Endpoints live in the store (``Store.add_webhook``; secrets encrypted like credentials). The
+built-in plugin ``engine.webhooks._plugin`` publishes events from ``lmsync_sync_finished``;
+``WebhookSender`` delivers them with retries and exponential backoff and logs every attempt
+(``Store.list_deliveries``). Receivers verify with ``verify`` (recipe in ``_sign``).
+
+Errors: none of its own — delivery failures are recorded on the delivery row, never raised.
+"""
+
+from engine.webhooks._deliver import DeliveryPolicy, WebhookSender
+from engine.webhooks._payloads import data_changed_payload, sync_finished_payload
+from engine.webhooks._plugin import sender_for
+from engine.webhooks._sign import (EVENT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, new_secret,
+                                   sign, verify)
+
+__all__ = [
+    "DeliveryPolicy", "WebhookSender", "sender_for", "data_changed_payload", "sync_finished_payload",
+    "new_secret", "sign", "verify", "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "EVENT_HEADER", "EVENT_ID_HEADER",
+]
