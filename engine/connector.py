@@ -25,7 +25,7 @@ class ConnectorInfo:
 
 @dataclass(frozen=True)
 class DemoSite:
-    """A running local stand-in of a remote system (e.g. the Moodle simulator)."""
+    """A running local stand-in of a remote system (e.g. a connector's simulator)."""
 
     connector: str
     base_url: str

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 import httpx
 
 from connectors.moodle._transport import encode_params, endpoint
-from engine.errors import ActionInputInvalid, RemoteTimeout, RemoteUnreachable
+from engine.errors import ActionInputInvalid, ActionNotAvailable, RemoteTimeout, RemoteUnreachable
 from engine.store.base import Integration
 
 __all__ = ["passthrough", "site_url", "REST_PATH", "API_NAME"]
@@ -174,7 +174,7 @@ def _body(response: httpx.Response, redact: Callable[[str], str]) -> Any:
 def passthrough(integration: Integration, client: httpx.Client, request: dict[str, Any], redact: Callable[[str], str]) -> dict[str, Any]:
     """Send *request* to the integration's site; ``{url, status, headers, data, warnings}``."""
     if request.get("api") not in (None, API_NAME):
-        raise ActionInputInvalid(f"the moodle connector has one passthrough API, {API_NAME!r}")
+        raise ActionNotAvailable(f"the moodle connector has one passthrough API, {API_NAME!r}")
     warnings: list[str] = []
     http_request = build(integration, request, warnings)
     try:

@@ -71,7 +71,8 @@ async def passthrough(request: Request) -> JSONResponse:
     body = await read_json_body(request, "PostPassthroughToolApiRequestBody", required=True)
     tool = request.path_params["tool"]
     if tool != integration.connector:
-        raise InputInvalid(f"The integration is a {integration.connector} integration; use /passthrough/{integration.connector}/….")
+        raise ActionFailed(ActionNotAvailable(
+            f"The integration is a {integration.connector} integration; its passthrough is /passthrough/{integration.connector}/…."))
     fn = _service(services.passthrough, "Passthrough")
     result = await _run(fn, integration, {**body, "api": request.path_params["api"]})
     warnings = result.pop("warnings", [])

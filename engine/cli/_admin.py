@@ -98,7 +98,7 @@ def create_key(
 ) -> None:
     """Create an API key; the key is shown once and stored hashed."""
     key = create_api_key(get_store(store_url), name, integration or None)
-    emit({"api_key": key}, lambda c: c.print(f"API key (shown once): [bold]{key}[/bold]"), as_json)
+    emit({"api_key": key}, lambda c: c.print(f"API key (shown once): [bold]{key}[/bold]", soft_wrap=True), as_json)
 
 
 def runs_table(runs: list[SyncRun]) -> Table:

@@ -61,7 +61,7 @@ def run_with_progress(engine: SyncEngine, integration_id: str, kind: str, models
 
 
 def summary_table(run: SyncRun) -> Table:
-    """Per model: records, invalid, Moodle calls, seconds."""
+    """Per model: records, invalid, remote calls, seconds."""
     table = Table("model", "records", "created", "updated", "unchanged", "deleted", "invalid", "calls", "seconds", title=f"sync {run.id}: {run.status}")
     for model, s in run.stats.items():
         total = s.get("created", 0) + s.get("updated", 0) + s.get("unchanged", 0)
@@ -140,7 +140,7 @@ def demo(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000), 
             raise typer.Exit(1)
         key = create_api_key(store, "demo", [integration.id])
         base = f"http://{host}:{port}/v1"
-        err.print(f"\n[bold]lmsync API:[/bold] {base}   (OpenAPI: {base}/openapi.json)")
-        err.print(f"[bold]API key:[/bold] {key}\n[bold]Integration:[/bold] {integration.id}\ntry:")
+        err.print(f"\n[bold]lmsync API:[/bold] {base}   (OpenAPI: {base}/openapi.json)", soft_wrap=True)
+        err.print(f"[bold]API key:[/bold] {key}\n[bold]Integration:[/bold] {integration.id}\ntry:", soft_wrap=True)
         err.print(f"  curl -s -H 'Authorization: Bearer {key}' -H 'X-Integration-Id: {integration.id}' '{base}/lms/courses?page_size=2'", highlight=False, markup=False, soft_wrap=True)
         run_server(api_app(store, engine, scheduler=True), host, port)
