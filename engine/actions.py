@@ -40,7 +40,6 @@ from engine.errors import (
     AccessDenied,
     ActionError,
     ActionInputInvalid,
-    ActionNotAvailable,
     ActionRecordNotFound,
     AuthenticationFailed,
     BadResponse,

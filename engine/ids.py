@@ -17,13 +17,18 @@ ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _ID_LEN = 24
 
 
+_PAIRS = [hi + lo for hi in ALPHABET for lo in ALPHABET]  # two base58 digits per divmod
+
+
 def encode_base58(data: bytes, length: int = _ID_LEN) -> str:
     """Encode *data* as exactly *length* base58 characters (left-padded, high digits dropped)."""
     n = int.from_bytes(data, "big")
     out = []
-    for _ in range(length):
-        n, r = divmod(n, 58)
-        out.append(ALPHABET[r])
+    for _ in range(length // 2):
+        n, r = divmod(n, 3364)
+        out.append(_PAIRS[r])
+    if length % 2:
+        out.append(ALPHABET[n % 58])
     return "".join(reversed(out))
 
 

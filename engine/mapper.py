@@ -18,7 +18,7 @@ from engine.ids import record_id
 from engine.runner import RunContext, iter_enriched
 from engine.spec import Join, Spec
 from engine.store.base import MappedRecord
-from schemas._loader import model_validator
+from schemas._loader import fast_model_check, model_validator
 
 __all__ = ["RecordMapper", "canonical_hash", "iter_mapped"]
 
@@ -28,6 +28,10 @@ _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=Fa
 def canonical_hash(value: Any) -> str:
     """A short hex digest of *value*'s canonical JSON (sorted keys, no spaces)."""
     return hashlib.blake2b(_dumps(value).encode(), digest_size=16).hexdigest()
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def _remote_id(value: Any) -> str | None:
@@ -46,6 +50,7 @@ class RecordMapper:
         self.spec = spec
         self.integration_id = integration_id
         self.validator = model_validator(spec.model)
+        self.check = fast_model_check(spec.model)
         self.secrets = [s for s in secrets if s]
         self.source_key = ctx.call_of(spec.source)
         self.integration_info = ctx.integration_info
@@ -82,33 +87,36 @@ class RecordMapper:
                 value = record_id(self.integration_id, fm.ref, target) if target is not None else None
             fields[fm.name] = value
         fields.update(spec.defaults)
-        if not self.validator.is_valid(fields):
-            error = next(iter(self.validator.iter_errors(fields)))
-            name = ".".join(str(p) for p in error.absolute_path) or "(record)"
-            raise RecordError(error.message, model=spec.model, remote_id=rid, field=name, value=error.instance)
-        remote_data = self._remote_data(raw)
+        if not self.check(fields):
+            # the reference validator has the last word and writes the message
+            error = next(iter(self.validator.iter_errors(fields)), None)
+            if error is not None:
+                name = ".".join(str(p) for p in error.absolute_path) or "(record)"
+                raise RecordError(error.message, model=spec.model, remote_id=rid, field=name, value=error.instance)
+        remote_data, raw_hash = self._remote_data(raw)
         return MappedRecord(
             id=record_id(self.integration_id, spec.model, rid),
             remote_id=rid,
             fields=fields,
             remote_data=remote_data,
             content_hash=canonical_hash(fields),
-            raw_hash=canonical_hash(remote_data),
+            raw_hash=raw_hash,
         )
 
-    def _remote_data(self, raw: dict[str, Any]) -> dict[str, Any]:
+    def _remote_data(self, raw: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """The record's ``remote_data`` (secrets redacted) and its canonical hash (encoded once)."""
         own = {k: v for k, v in raw.items() if k not in self.injected}
         data = {self.source_key: own}
         for name, key in self.extra_keys:
             if raw.get(name) is not None:
                 data[key] = raw[name]
-        if self.secrets:
-            text = _dumps(data)
-            if any(s in text for s in self.secrets):
-                for s in self.secrets:
-                    text = text.replace(s, "[REDACTED]")
-                data = json.loads(text)
-        return data
+        text = _dumps(data)
+        if any(s in text for s in self.secrets):
+            for s in self.secrets:
+                text = text.replace(s, "[REDACTED]")
+            data = json.loads(text)
+            return data, canonical_hash(data)
+        return data, _digest(text)
 
 
 def iter_mapped(ctx: RunContext, spec: Spec, integration_id: str, secrets: Iterable[str] = ()) -> Iterator[MappedRecord | RecordError]:

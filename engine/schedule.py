@@ -94,11 +94,10 @@ def due_syncs(store: Store, now: datetime | None = None, intervals: Intervals | 
             if hours <= 0 or (last_ok is not None and now - last_ok < timedelta(hours=hours)):
                 continue
             failed = last(kind, "failed")
-            if failed is not None and (last_ok is None or failed > last_ok) \
-                    and now - failed < timedelta(seconds=intervals.retry_after_s):
-                continue
-            due.append((integration.id, kind))
-            break
+            if failed is None or (last_ok is not None and failed < last_ok) \
+                    or now - failed >= timedelta(seconds=intervals.retry_after_s):
+                due.append((integration.id, kind))
+            break  # the first kind due wins; while it waits after a failure, nothing else runs
     return due
 
 

@@ -3,12 +3,15 @@
 ``load_schema("user")`` / ``load_schema("user.schema.json")`` returns the parsed schema;
 ``model_validator("users")`` returns a cached validator of ``<file>#/$defs/mapped`` (the unified
 fields a mapping produces for that model), with ``date-time`` format checking enabled.
+``fast_model_check("users")`` is the same check compiled to Python code by fastjsonschema (the
+sync's hot path; ``jsonschema`` stays the reference and produces the error messages).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
@@ -17,7 +20,8 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
-__all__ = ["SCHEMA_FILES", "load_schema", "model_validator", "validator_for", "registry", "FORMAT_CHECKER"]
+__all__ = ["SCHEMA_FILES", "load_schema", "model_validator", "validator_for", "registry", "FORMAT_CHECKER",
+           "fast_model_check"]
 
 SCHEMA_FILES: tuple[str, ...] = (
     "user.schema.json",
@@ -85,3 +89,40 @@ def model_validator(model: str) -> Draft202012Validator:
 
     schema_id = load_schema(get_model(model).schema_file)["$id"]
     return validator_for(f"{schema_id}#/$defs/mapped")
+
+
+def _date_time_ok(value: object) -> bool:
+    try:
+        return _is_date_time(value)
+    except ValueError:
+        return False
+
+
+@lru_cache(maxsize=None)
+def fast_model_check(model: str) -> Callable[[Any], bool]:
+    """``check(fields) -> bool``: the ``$defs/mapped`` schema of *model*, compiled once by
+    fastjsonschema (as draft-07: the mapped schemas use only keywords whose meaning is the same
+    in 2020-12, and no ``$ref``). Falls back to ``model_validator(model).is_valid`` when
+    fastjsonschema is not installed or cannot compile the schema."""
+    from engine.models import get_model
+
+    reference = model_validator(model)
+    try:
+        import fastjsonschema
+    except ImportError:  # pragma: no cover - an optional speed-up
+        return reference.is_valid
+    schema = load_schema(get_model(model).schema_file)["$defs"]["mapped"]
+    if "$ref" in json.dumps(schema):
+        return reference.is_valid
+    schema = {**schema, "$schema": "http://json-schema.org/draft-07/schema#"}
+    compiled = fastjsonschema.compile(schema, formats={"date-time": _date_time_ok}, use_default=False)
+    invalid = fastjsonschema.JsonSchemaException
+
+    def check(instance: Any) -> bool:
+        try:
+            compiled(instance)
+        except invalid:
+            return False
+        return True
+
+    return check

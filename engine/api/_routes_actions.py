@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from engine.actions import ActionResult, error_json
-from engine.errors import ActionRecordNotFound, LmsyncError, RemoteNotFound
+from engine.errors import ActionNotAvailable, ActionRecordNotFound, LmsyncError, RemoteNotFound
 from engine.store.base import ActionTask, Integration, Store
 
 from ._auth import authenticate, header_integration_id, scoped_integration
@@ -59,8 +59,6 @@ class ActionFailed(ApiError):
 
 
 def _not_available() -> ActionFailed:
-    from engine.errors import ActionNotAvailable
-
     return ActionFailed(ActionNotAvailable("Write actions are not enabled on this server."))
 
 

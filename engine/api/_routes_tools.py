@@ -68,12 +68,11 @@ async def passthrough(request: Request) -> JSONResponse:
         return scoped_integration(store, authenticate(store, request), header_integration_id(request))
 
     integration = await run_in_threadpool(scope)
-    body = await read_json_body(request, "PostPassthroughToolApiRequestBody", required=True)
-    tool = request.path_params["tool"]
-    if tool != integration.connector:
+    if request.path_params["tool"] != integration.connector:
         raise ActionFailed(ActionNotAvailable(
             f"The integration is a {integration.connector} integration; its passthrough is /passthrough/{integration.connector}/…."))
     fn = _service(services.passthrough, "Passthrough")
+    body = await read_json_body(request, "PostPassthroughToolApiRequestBody", required=True)
     result = await _run(fn, integration, {**body, "api": request.path_params["api"]})
     warnings = result.pop("warnings", [])
     return _ok(result, warnings)

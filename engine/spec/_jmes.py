@@ -1,4 +1,5 @@
-"""JMESPath compiled once, with located errors and fast paths for plain field look-ups."""
+"""JMESPath compiled once, with located errors; evaluated by fast paths for plain field look-ups,
+otherwise by closures compiled from the AST (``_jclosure``), the interpreter as last resort."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from jmespath import functions as jfunctions
 from jmespath.visitor import Options
 
 from engine.errors import ExpressionError
+from engine.spec._jclosure import compile_closure
 
 __all__ = ["FunctionSet", "Expr", "compile_expr", "caret"]
 
@@ -152,7 +154,7 @@ def compile_expr(source: Any, functions: FunctionSet, *, file: str, line: int | 
         _check_functions(source, parsed.parsed, functions, where)
     except ExpressionError as exc:
         raise ExpressionError(exc.cause, file=file, line=line, field=field) from None
-    fast = _fast_path(parsed.parsed)
+    fast = _fast_path(parsed.parsed) or compile_closure(parsed.parsed, functions.instance)
     if fast is not None:
         return Expr(source, where, fast)
     options = functions.options

@@ -30,6 +30,14 @@ def queue_name() -> str:
     return os.environ.get("LMSYNC_QUEUE") or "lmsync"
 
 
+def _transport_options() -> dict[str, float]:
+    visibility = float(os.environ.get("LMSYNC_VISIBILITY_TIMEOUT_S", 300))
+    # Sweep for messages of dead workers often enough that they come back soon after
+    # the visibility timeout (kombu's default sweep is every ~100 s).
+    return {"visibility_timeout": visibility, "unacked_restore_interval": max(1, min(10, int(visibility // 4))),
+            "unacked_restore_throttle": 1}
+
+
 def make_celery(url: str | None = None, queue: str | None = None) -> Celery:
     """A Celery app on broker *url* (default ``$LMSYNC_BROKER_URL``) sending to *queue*."""
     url = url or broker_url() or "redis://127.0.0.1:6379/0"
@@ -43,7 +51,7 @@ def make_celery(url: str | None = None, queue: str | None = None) -> Celery:
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": float(os.environ.get("LMSYNC_VISIBILITY_TIMEOUT_S", 300))},
+        broker_transport_options=_transport_options(),
         task_serializer="json",
         accept_content=["json"],
     )

@@ -1,0 +1,265 @@
+"""JMESPath ASTs compiled to nested Python closures (evaluated without the tree interpreter).
+
+Each ``_c_<node type>`` mirrors ``jmespath.visitor.TreeInterpreter.visit_<node type>`` of
+jmespath 1.x exactly (same truthiness, comparisons, projections; functions go through the same
+``Functions.call_function``, so argument type checks and errors are identical). A node type
+without a compiler here (``expref``, as in ``sort_by(xs, &k)``) makes ``compile_closure``
+return ``None`` and the caller keeps the interpreter for that expression.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from jmespath.visitor import _equals, _is_actual_number, _is_comparable
+
+__all__ = ["compile_closure"]
+
+Fn = Callable[[Any], Any]
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _is_false(value: Any) -> bool:
+    return value == "" or value == [] or value == {} or value is None or value is False
+
+
+_ORDER = {"lt": operator.lt, "gt": operator.gt, "lte": operator.le, "gte": operator.ge}
+
+
+def _chain(fns: list[Fn]) -> Fn:
+    if len(fns) == 1:
+        return fns[0]
+    if len(fns) == 2:
+        a, b = fns
+        return lambda v: b(a(v))
+
+    def run(value: Any) -> Any:
+        for fn in fns:
+            value = fn(value)
+        return value
+
+    return run
+
+
+def _c_field(node: dict, functions: Any) -> Fn:
+    name = node["value"]
+
+    def field(value: Any) -> Any:
+        try:
+            return value.get(name)
+        except AttributeError:
+            return None
+
+    return field
+
+
+def _c_subexpression(node: dict, functions: Any) -> Fn:
+    return _chain([_compile(c, functions) for c in node["children"]])
+
+
+_c_index_expression = _c_subexpression
+_c_pipe = _c_subexpression
+
+
+def _c_comparator(node: dict, functions: Any) -> Fn:
+    left, right = (_compile(c, functions) for c in node["children"])
+    op = node["value"]
+    if op == "eq":
+        return lambda v: _equals(left(v), right(v))
+    if op == "ne":
+        return lambda v: not _equals(left(v), right(v))
+    func = _ORDER[op]
+
+    def compare(value: Any) -> Any:
+        a, b = left(value), right(value)
+        if not (_is_comparable(a) and _is_comparable(b)):
+            return None
+        return func(a, b)
+
+    return compare
+
+
+def _c_current(node: dict, functions: Any) -> Fn:
+    return lambda v: v
+
+
+_c_identity = _c_current
+
+
+def _c_function_expression(node: dict, functions: Any) -> Fn:
+    name = node["value"]
+    args = [_compile(c, functions) for c in node["children"]]
+    call = functions.call_function
+    return lambda v: call(name, [a(v) for a in args])
+
+
+def _c_filter_projection(node: dict, functions: Any) -> Fn:
+    base_fn, each_fn, cond_fn = (_compile(c, functions) for c in node["children"])
+
+    def filtered(value: Any) -> Any:
+        base = base_fn(value)
+        if not isinstance(base, list):
+            return None
+        collected = []
+        for element in base:
+            if not _is_false(cond_fn(element)):
+                current = each_fn(element)
+                if current is not None:
+                    collected.append(current)
+        return collected
+
+    return filtered
+
+
+def _c_flatten(node: dict, functions: Any) -> Fn:
+    base_fn = _compile(node["children"][0], functions)
+
+    def flatten(value: Any) -> Any:
+        base = base_fn(value)
+        if not isinstance(base, list):
+            return None
+        merged: list[Any] = []
+        for element in base:
+            if isinstance(element, list):
+                merged.extend(element)
+            else:
+                merged.append(element)
+        return merged
+
+    return flatten
+
+
+def _c_index(node: dict, functions: Any) -> Fn:
+    index = node["value"]
+
+    def at(value: Any) -> Any:
+        if not isinstance(value, list):
+            return None
+        try:
+            return value[index]
+        except IndexError:
+            return None
+
+    return at
+
+
+def _c_slice(node: dict, functions: Any) -> Fn:
+    s = slice(*node["children"])
+    return lambda v: v[s] if isinstance(v, list) else None
+
+
+def _c_key_val_pair(node: dict, functions: Any) -> Fn:
+    return _compile(node["children"][0], functions)
+
+
+def _c_literal(node: dict, functions: Any) -> Fn:
+    literal = node["value"]
+    return lambda v: literal
+
+
+def _c_multi_select_dict(node: dict, functions: Any) -> Fn:
+    pairs = [(c["value"], _compile(c, functions)) for c in node["children"]]
+    return lambda v: None if v is None else {k: fn(v) for k, fn in pairs}
+
+
+def _c_multi_select_list(node: dict, functions: Any) -> Fn:
+    fns = [_compile(c, functions) for c in node["children"]]
+    return lambda v: None if v is None else [fn(v) for fn in fns]
+
+
+def _c_or_expression(node: dict, functions: Any) -> Fn:
+    left, right = (_compile(c, functions) for c in node["children"])
+
+    def either(value: Any) -> Any:
+        matched = left(value)
+        if _is_false(matched):
+            matched = right(value)
+        return matched
+
+    return either
+
+
+def _c_and_expression(node: dict, functions: Any) -> Fn:
+    left, right = (_compile(c, functions) for c in node["children"])
+
+    def both(value: Any) -> Any:
+        matched = left(value)
+        if _is_false(matched):
+            return matched
+        return right(value)
+
+    return both
+
+
+def _c_not_expression(node: dict, functions: Any) -> Fn:
+    inner = _compile(node["children"][0], functions)
+
+    def negate(value: Any) -> Any:
+        result = inner(value)
+        if _is_actual_number(result) and result == 0:
+            return False
+        return not result
+
+    return negate
+
+
+def _c_projection(node: dict, functions: Any) -> Fn:
+    base_fn, each_fn = (_compile(c, functions) for c in node["children"])
+
+    def project(value: Any) -> Any:
+        base = base_fn(value)
+        if not isinstance(base, list):
+            return None
+        collected = []
+        for element in base:
+            current = each_fn(element)
+            if current is not None:
+                collected.append(current)
+        return collected
+
+    return project
+
+
+def _c_value_projection(node: dict, functions: Any) -> Fn:
+    base_fn, each_fn = (_compile(c, functions) for c in node["children"])
+
+    def project(value: Any) -> Any:
+        base = base_fn(value)
+        try:
+            base = base.values()
+        except AttributeError:
+            return None
+        collected = []
+        for element in base:
+            current = each_fn(element)
+            if current is not None:
+                collected.append(current)
+        return collected
+
+    return project
+
+
+_COMPILERS: dict[str, Callable[[dict, Any], Fn]] = {
+    name[3:]: fn for name, fn in globals().items() if name.startswith("_c_")
+}
+
+
+def _compile(node: dict, functions: Any) -> Fn:
+    compiler = _COMPILERS.get(node["type"])
+    if compiler is None:
+        raise _Unsupported(node["type"])
+    return compiler(node, functions)
+
+
+def compile_closure(ast: dict, functions: Any) -> Fn | None:
+    """A function evaluating *ast* like the tree interpreter would, or None if some node type
+    is not compiled here. *functions* is the ``jmespath.functions.Functions`` instance."""
+    try:
+        return _compile(ast, functions)
+    except _Unsupported:
+        return None
