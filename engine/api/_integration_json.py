@@ -24,8 +24,8 @@ _MODEL_LABELS = {
 
 # (Kombo-style action id, short name the engine may use in ``availability``, label)
 WRITE_ACTIONS: tuple[tuple[str, str, str], ...] = (
-    ("lms_upsert_courses", "upsert_courses", "Bulk upsert courses"),
-    ("lms_deactivate_course", "deactivate", "Deactivate course"),
+    ("lms_upsert_courses", "upsert_course", "Bulk upsert courses"),
+    ("lms_deactivate_course", "deactivate_course", "Deactivate course"),
     ("lms_create_course_progression", "enroll", "Enroll user in course"),
     ("lms_complete_course_progression", "complete", "Complete course progression"),
 )
