@@ -1,6 +1,6 @@
 """One bench phase in its own process (so its peak RSS is its own): ``raw`` or ``sync``.
 
-``python -m bench._phase raw BASE_URL`` / ``python -m bench._phase sync BASE_URL STORE_URL``
+``python -m bench._phase raw BASE_URL`` / ``python -m bench._phase sync BASE_URL STORE_URL [INTEGRATION_ID]``
 prints one JSON line: the phase's figures plus ``max_rss_mb`` from ``getrusage(RUSAGE_SELF)``.
 Set ``BENCH_PROFILE=file.html`` to profile the sync phase with pyinstrument.
 """
@@ -19,18 +19,24 @@ __all__ = ["INTEGRATION_ID", "main"]
 INTEGRATION_ID = "moodle:BenchIntegration000000000000"
 
 
-def _sync(base_url: str, store_url: str, token: str) -> dict[str, Any]:
+def _sync(base_url: str, store_url: str, token: str, integration_id: str = INTEGRATION_ID) -> dict[str, Any]:
     from engine.store import open_store
     from engine.store.base import Integration
     from engine.sync import SyncEngine
 
     store = open_store(store_url)
     store.migrate()
-    if store.get_integration(INTEGRATION_ID) is None:
-        store.add_integration(Integration(id=INTEGRATION_ID, connector="moodle", base_url=base_url, credentials={"token": token}))
+    if store.get_integration(integration_id) is None:
+        store.add_integration(Integration(id=integration_id, connector="moodle", base_url=base_url, credentials={"token": token}))
     engine = SyncEngine(store)
+    rss: dict[str, float] = {}
+
+    def on_progress(progress: Any) -> None:
+        if progress.done:
+            rss[progress.model] = _vm("VmHWM")
+
     started = time.perf_counter()
-    run = engine.sync(INTEGRATION_ID)
+    run = engine.sync(integration_id, on_progress=on_progress)
     wall = time.perf_counter() - started
     store.close()
     if run.status != "succeeded":
@@ -43,7 +49,20 @@ def _sync(base_url: str, store_url: str, token: str) -> dict[str, Any]:
         "written": {m: s["created"] + s["updated"] + s["deleted"] for m, s in stats.items()},
         "seconds": {m: s["seconds"] for m, s in stats.items()},
         "warnings": len(run.warnings),
+        "peak_rss_mb_after": rss,
     }
+
+
+def _vm(field: str) -> float:
+    """A VmHWM/VmRSS figure of this process in MB (Linux), 0 elsewhere."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def main(argv: list[str]) -> None:
@@ -59,11 +78,11 @@ def main(argv: list[str]) -> None:
         if profile:
             from pyinstrument import Profiler
             with Profiler(interval=0.002) as prof:
-                result = _sync(base_url, argv[2], ADMIN_TOKEN)
+                result = _sync(base_url, argv[2], ADMIN_TOKEN, *argv[3:])
             with open(profile, "w") as fh:
                 fh.write(prof.output_text(unicode=False, show_all=False))
         else:
-            result = _sync(base_url, argv[2], ADMIN_TOKEN)
+            result = _sync(base_url, argv[2], ADMIN_TOKEN, *argv[3:])
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result["max_rss_mb"] = usage.ru_maxrss / 1024
     result["cpu_s"] = usage.ru_utime + usage.ru_stime

@@ -26,6 +26,7 @@ __all__ = ["SIZES", "SimProcess", "ADMIN_TOKEN"]
 # users, courses, enrolments per course, frameworks, competencies per framework
 SIZES: dict[str, dict[str, int]] = {
     "small": {"users": 1_000, "courses": 100, "enrolments_per_course": 20, "frameworks": 2, "competencies_per_framework": 50},
+    "medium": {"users": 10_000, "courses": 400, "enrolments_per_course": 50, "frameworks": 3, "competencies_per_framework": 500},
     "large": {"users": 50_000, "courses": 2_000, "enrolments_per_course": 50, "frameworks": 5, "competencies_per_framework": 1_200},
 }
 

@@ -65,7 +65,8 @@ def _drop_schema(schema: str) -> None:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def run(size: str, latency_ms: float, store: str, workers: int, profile: str | None) -> dict[str, Any]:
+def run(size: str, latency_ms: float, store: str, workers: int, profile: str | None,
+        keep_db: str | None = None) -> dict[str, Any]:
     """Run the three phases; return every figure."""
     spec = SIZES[size]
     result: dict[str, Any] = {"size": size, "latency_ms": latency_ms, "store": store, "sim_workers": workers, "site": spec}
@@ -84,6 +85,12 @@ def run(size: str, latency_ms: float, store: str, workers: int, profile: str | N
                 figures["sim_cpu_s"] = after[2] - before[2]
                 result[name] = figures
                 print(f"  {name}: {figures['wall_s']:.2f} s", file=sys.stderr, flush=True)
+            if keep_db and store == "sqlite":
+                import sqlite3
+                src = sqlite3.connect(url[len("sqlite://"):])
+                with sqlite3.connect(keep_db) as dst:
+                    src.backup(dst)
+                src.close()
         finally:
             if schema:
                 _drop_schema(schema)
@@ -119,6 +126,8 @@ def _table(r: dict[str, Any]) -> str:
     written = sum(r["resync"]["written"].values())
     lines.append(f"calls match formula: {'yes' if ok else 'NO'}; re-sync wrote {written} records"
                  f" ({'ok' if written == 0 else 'EXPECTED 0'}); re-sync/full = {r['resync']['wall_s'] / r['lmsync']['wall_s']:.2f}")
+    lines.append("lmsync peak RSS (MB) after each model: "
+                 + ", ".join(f"{m} {v:.0f}" for m, v in r["lmsync"].get("peak_rss_mb_after", {}).items()))
     lines.append("lmsync seconds per model: " + ", ".join(f"{m} {r['lmsync']['seconds'][m]:.2f}" for m in MODELS))
     return "\n".join(lines)
 
@@ -132,8 +141,9 @@ def main() -> int:
     parser.add_argument("--sim-workers", type=int, default=1, help="uvicorn worker processes of the simulator")
     parser.add_argument("--profile", help="write a pyinstrument text profile of the lmsync phase to this file")
     parser.add_argument("--json", help="also write every figure to this JSON file")
+    parser.add_argument("--keep-db", help="copy the synced SQLite store to this file (input of api_bench.py)")
     args = parser.parse_args()
-    result = run(args.size, args.latency_ms, args.store, args.sim_workers, args.profile)
+    result = run(args.size, args.latency_ms, args.store, args.sim_workers, args.profile, args.keep_db)
     print(_table(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -51,6 +52,33 @@ class SQLStore(WebhookSQLMixin, Store, abc.ABC):
     def __init__(self, dialect: Dialect, secret_box: SecretBox | None = None) -> None:
         self.dialect = dialect
         self._box = secret_box
+        self._local = threading.local()
+        self._conns: list[Any] = []
+        self._registry_lock = threading.Lock()
+        self._closed = False
+
+    def _conn(self) -> Any:
+        """This thread's shared connection (autocommit), opened on first use."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or not self._usable(conn):
+            conn = self._open_conn()
+            self._local.conn = conn
+            with self._registry_lock:
+                self._conns.append(conn)
+        return conn
+
+    def _usable(self, conn: Any) -> bool:
+        """False when a thread's cached connection must be replaced (backends override)."""
+        return True
+
+    def close(self) -> None:
+        """Close every connection this store opened for its threads."""
+        with self._registry_lock:
+            conns, self._conns = self._conns, []
+            self._closed = True
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
 
     # --- backend hooks ---------------------------------------------------------------------
     @abc.abstractmethod
@@ -60,10 +88,6 @@ class SQLStore(WebhookSQLMixin, Store, abc.ABC):
     @abc.abstractmethod
     def _close_conn(self, conn: Any) -> None:
         """Close a connection made by ``_open_conn``."""
-
-    @abc.abstractmethod
-    def _conn(self) -> Any:
-        """This thread's shared connection (autocommit)."""
 
     @abc.abstractmethod
     def _tx_on(self, conn: Any) -> contextlib.AbstractContextManager[Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -73,10 +72,6 @@ class PostgresStore(SQLStore):
         super().__init__(PostgresDialect(), secret_box)
         self._dsn = dsn
         self.schema = schema
-        self._local = threading.local()
-        self._conns: list[psycopg.Connection] = []
-        self._registry_lock = threading.Lock()
-        self._closed = False
 
     def __repr__(self) -> str:
         # The DSN may carry a password: show only the schema.
@@ -95,23 +90,8 @@ class PostgresStore(SQLStore):
     def _close_conn(self, conn: psycopg.Connection) -> None:
         conn.close()
 
-    def _conn(self) -> psycopg.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or conn.broken:
-            conn = self._open_conn()
-            self._local.conn = conn
-            with self._registry_lock:
-                self._conns.append(conn)
-        return conn
-
-    def close(self) -> None:
-        """Close every connection this store opened for its threads."""
-        with self._registry_lock:
-            conns, self._conns = self._conns, []
-            self._closed = True
-        for conn in conns:
-            conn.close()
-        self._local = threading.local()
+    def _usable(self, conn: psycopg.Connection) -> bool:
+        return not (conn.closed or conn.broken)
 
     @contextlib.contextmanager
     def _tx_on(self, conn: psycopg.Connection) -> Iterator[psycopg.Cursor]:

@@ -68,11 +68,7 @@ class SQLiteStore(SQLStore):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._timeout = busy_timeout_s
-        self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
-        self._registry_lock = threading.Lock()
         self._write_lock = threading.RLock()
-        self._closed = False
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
@@ -91,24 +87,6 @@ class SQLiteStore(SQLStore):
 
     def _close_conn(self, conn: sqlite3.Connection) -> None:
         conn.close()
-
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._open_conn()
-            self._local.conn = conn
-            with self._registry_lock:
-                self._conns.append(conn)
-        return conn
-
-    def close(self) -> None:
-        """Close every connection this store opened for its threads."""
-        with self._registry_lock:
-            conns, self._conns = self._conns, []
-            self._closed = True
-        for conn in conns:
-            conn.close()
-        self._local = threading.local()
 
     @contextlib.contextmanager
     def _tx_on(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Cursor]:
