@@ -105,6 +105,9 @@ class SQLiteStore(SQLStore):
 
     # --- writer staging --------------------------------------------------------------------
     def _create_stage(self, conn: sqlite3.Connection, model: str) -> None:
+        # The staging table can hold a whole model (100,000 rows of JSON): keep it in a temp
+        # file (OS page cache), not in this process's memory (peak RSS of a large sync).
+        conn.execute("PRAGMA temp_store=FILE")
         conn.execute(f"DROP TABLE IF EXISTS temp.{STAGE}")
         conn.execute(stage_ddl(self, model))
 

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fake_connector import FakePlugin
 
-from engine.connector import ConnectorInfo
-from engine.hookspecs import hookimpl
 from engine.plugins import make_plugin_manager
 from engine.store.base import Integration, Query
 from engine.store.sqlite import SQLiteStore
@@ -49,20 +48,6 @@ class FakeRemote:
         offset, size = int(q["offset"]), int(q["size"])
         return httpx.Response(200, json={"data": self.people[offset:offset + size]})
 
-
-class FakePlugin:
-    def __init__(self, mappings: Path) -> None:
-        self.mappings = mappings
-
-    @hookimpl
-    def lmsync_connectors(self):
-        return [ConnectorInfo(name="fake", label="Fake", mappings=self.mappings)]
-
-    @hookimpl
-    def lmsync_build_request(self, integration, call, params):
-        if integration.connector != "fake":
-            return None
-        return httpx.Request("GET", f"{integration.base_url}/{call}", params=params, headers={"X-Token": integration.credentials["token"]})
 
 
 @pytest.fixture

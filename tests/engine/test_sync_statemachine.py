@@ -12,12 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fake_connector import FakePlugin
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from engine.connector import ConnectorInfo
-from engine.hookspecs import hookimpl
 from engine.ids import random_id
 from engine.plugins import make_plugin_manager
 from engine.secrets import SecretBox, generate_key
@@ -58,18 +57,6 @@ class Remote:
         return httpx.Response(200, json={"data": rows[off:off + size]})
 
 
-class Plugin:
-    def __init__(self, mappings: Path) -> None:
-        self.mappings = mappings
-
-    @hookimpl
-    def lmsync_connectors(self):
-        return [ConnectorInfo(name="fake", label="Fake", mappings=self.mappings)]
-
-    @hookimpl
-    def lmsync_build_request(self, integration, call, params):
-        return httpx.Request("GET", f"http://fake.test/{call}", params=params)
-
 
 def _make_store(kind: str, tmp: Path):
     box = SecretBox(generate_key())
@@ -104,7 +91,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.remote = Remote()
         self.store = _make_store(self.kind, self.tmp)
         self.store.add_integration(Integration(id="fake:sm", connector="fake", base_url="http://fake.test", credentials={}))
-        pm = make_plugin_manager([Plugin(self.tmp / "m")], entry_points=False)
+        pm = make_plugin_manager([FakePlugin(self.tmp / "m")], entry_points=False)
         self.engine = SyncEngine(self.store, pm, client_factory=lambda: httpx.Client(transport=httpx.MockTransport(self.remote.handler)),
                                  policy=RetryPolicy(attempts=1))
         self.synced: dict[str, str] = {}  # remote id -> first name, as of the last successful sync
