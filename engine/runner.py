@@ -157,7 +157,12 @@ def _paged(ctx: RunContext, stream: Stream, parent: Any, params=None) -> Iterato
     pag = stream.pagination
     context: dict[str, Any] = {"parent": parent, "settings": ctx.settings, "since": ctx.since, "page": None}
     if pag.type == "none":
-        yield from _extract(stream, ctx.call(stream.call, template.render(context)))
+        # One answer may hold a whole table (every user): hand its records over one at a time
+        # from a private copy of the list, so each is freed once consumed, not at the end.
+        pending = list(_extract(stream, ctx.call(stream.call, template.render(context))))
+        pending.reverse()
+        while pending:
+            yield pending.pop()
         return
     max_pages = min(pag.max_pages, ctx.max_pages or pag.max_pages)
     offset = number = pag.start

@@ -84,7 +84,10 @@ def build_query(d: Dialect, q: Query) -> tuple[str, list[Any]]:
         w.add_in("t.remote_id", q.remote_ids)
     _add_fields(w, q)
     _add_refs(w, q)
-    if not q.include_deleted:
+    if not q.include_deleted and q.snapshot is not None:
+        # a record deleted after the first page was read still existed at the snapshot
+        w.add("(t.remote_deleted_at IS NULL OR t.remote_deleted_at > ?)", d.ts_in(q.snapshot))
+    elif not q.include_deleted:
         w.add("t.remote_deleted_at IS NULL")
     if q.snapshot is not None:
         w.add("t.created_at <= ?", d.ts_in(q.snapshot))

@@ -58,6 +58,23 @@ def test_snapshot_paging_while_another_thread_writes(store, iid):
     assert len(store.query(Query(iid, "users", limit=10_000))) > 60  # visible without snapshot
 
 
+def test_snapshot_paging_keeps_records_deleted_after_the_first_page(store, iid):
+    write(store, iid, "users", [rec(iid, "users", str(i)) for i in range(40)], at(0))
+    everyone = {record_id(iid, "users", str(i)) for i in range(40)}
+    survivors = {record_id(iid, "users", str(i)) for i in range(20)}
+    deleted = []
+
+    def delete_half_once():
+        if not deleted:
+            deleted.append(store.mark_deleted(iid, "users", survivors, at(20)))
+
+    ids = page_all(store, {"integration_id": iid, "model": "users", "snapshot": at(10)}, 7, between_pages=delete_half_once)
+    assert deleted == [20]
+    assert len(ids) == len(set(ids)) and set(ids) == everyone
+    # a new first page (a later snapshot) no longer shows them
+    assert {r.id for r in store.query(Query(iid, "users", limit=100, snapshot=at(30)))} == survivors
+
+
 @pytest.fixture
 def graph(store, iid):
     """Users, courses with revisions, skills, revision skills and progressions."""
