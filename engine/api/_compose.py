@@ -22,7 +22,7 @@ def _courses(store: Store, iid: str, page: list[StoredRecord], include_deleted: 
     joins = store.children(iid, "revision_skills", "course_revision_id", [r.id for r in revs]) if revs else []
     joins = _live(joins, include_deleted)
     skill_ids = sorted({j.fields["skill_id"] for j in joins})
-    skills = store.get_many(iid, "skills", skill_ids) if skill_ids else {}
+    skills = store.get_many(iid, "skills", skill_ids, with_remote_data=False) if skill_ids else {}
     skills_by_rev: dict[str, list[StoredRecord]] = {}
     for j in joins:
         skill = skills.get(j.fields["skill_id"])
@@ -38,10 +38,10 @@ def _progressions(store: Store, iid: str, page: list[StoredRecord]) -> list[dict
     """Progressions with user and revision (+course) summaries: 3 store calls for the page."""
     user_ids = sorted({p.fields["user_id"] for p in page if p.fields.get("user_id")})
     rev_ids = sorted({p.fields["course_revision_id"] for p in page if p.fields.get("course_revision_id")})
-    users = store.get_many(iid, "users", user_ids) if user_ids else {}
-    revs = store.get_many(iid, "course_revisions", rev_ids) if rev_ids else {}
+    users = store.get_many(iid, "users", user_ids, with_remote_data=False) if user_ids else {}
+    revs = store.get_many(iid, "course_revisions", rev_ids, with_remote_data=False) if rev_ids else {}
     course_ids = sorted({r.fields["course_id"] for r in revs.values() if r.fields.get("course_id")})
-    courses = store.get_many(iid, "courses", course_ids) if course_ids else {}
+    courses = store.get_many(iid, "courses", course_ids, with_remote_data=False) if course_ids else {}
     return [progression_json(p, users, revs, courses) for p in page]
 
 

@@ -398,18 +398,21 @@ class SQLStore(WebhookSQLMixin, Store, abc.ABC):
         finally:
             cur.close()
 
-    def _select_in(self, model: str, column: str, integration_id: str, values: Sequence[str]) -> list[StoredRecord]:
+    def _select_in(self, model: str, column: str, integration_id: str, values: Sequence[str],
+                   with_remote_data: bool = True) -> list[StoredRecord]:
         in_sql, in_params = self.dialect.in_list(f"t.{column}", [str(v) for v in values])
+        columns = RECORD_COLUMNS if with_remote_data else RECORD_COLUMNS.replace("t.remote_data", "NULL")
         rows = self._fetchall(
-            f"SELECT {RECORD_COLUMNS} FROM {check_model(model)} t WHERE t.integration_id = ? AND {in_sql}"
+            f"SELECT {columns} FROM {check_model(model)} t WHERE t.integration_id = ? AND {in_sql}"
             " ORDER BY t.id", [integration_id, *in_params])
         return [self._record(r) for r in rows]
 
-    def get_many(self, integration_id: str, model: str, ids: Sequence[str]) -> dict[str, StoredRecord]:
-        """Rows by id, deleted ones included."""
+    def get_many(self, integration_id: str, model: str, ids: Sequence[str], *,
+                 with_remote_data: bool = True) -> dict[str, StoredRecord]:
+        """Rows by id, deleted ones included (``remote_data`` None unless asked for)."""
         if not ids:
             return {}
-        return {r.id: r for r in self._select_in(model, "id", integration_id, ids)}
+        return {r.id: r for r in self._select_in(model, "id", integration_id, ids, with_remote_data)}
 
     def children(self, integration_id: str, model: str, ref_field: str, parent_ids: Sequence[str]) -> list[StoredRecord]:
         """Rows of *model* whose *ref_field* is in *parent_ids*, deleted included, by id."""

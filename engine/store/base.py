@@ -407,8 +407,11 @@ class Store(abc.ABC):
         """One page, ordered by id; at most ``q.limit`` rows."""
 
     @abc.abstractmethod
-    def get_many(self, integration_id: str, model: str, ids: Sequence[str]) -> dict[str, StoredRecord]:
-        """Rows by id (deleted ones included), for composing embedded shapes."""
+    def get_many(self, integration_id: str, model: str, ids: Sequence[str], *,
+                 with_remote_data: bool = True) -> dict[str, StoredRecord]:
+        """Rows by id (deleted ones included), for composing embedded shapes. Summaries that
+        never show ``remote_data`` pass ``with_remote_data=False`` (it is then ``None``) and
+        skip reading and parsing it."""
 
     @abc.abstractmethod
     def children(self, integration_id: str, model: str, ref_field: str, parent_ids: Sequence[str]) -> list[StoredRecord]:
