@@ -248,9 +248,7 @@ def _fan_out(ctx: RunContext, stream: Stream, fan: FanOut, params) -> Iterator[d
             yield rec
 
 
-def _lookup_one(ctx: RunContext, step: Lookup, record: dict[str, Any]) -> Any:
-    if step.when is not None and not step.when(record):
-        return None
+def _lookup_call(ctx: RunContext, step: Lookup, record: dict[str, Any]) -> Any:
     params = step.params.render({"record": record, "settings": ctx.settings, "since": ctx.since})
     try:
         return step.result(ctx.call(step.call, params))
@@ -261,36 +259,66 @@ def _lookup_one(ctx: RunContext, step: Lookup, record: dict[str, Any]) -> Any:
 
 
 def iter_enriched(ctx: RunContext, spec: Spec, chunk: int = 512) -> Iterator[dict[str, Any]]:
-    """The spec's source records with every enrichment attached (joins indexed first)."""
+    """The spec's source records with every enrichment attached (joins indexed first).
+
+    Enrichment steps are chained lazily, in spec order, so look-up calls overlap the source's
+    own calls and never drain between batches; *chunk* bounds how far a look-up step reads
+    ahead of the record it is waiting for."""
     params = spec.source.params.merged(spec.delta_params) if ctx.delta and spec.delta_params else None
     source = ctx.tapped(spec.model, iter_stream(ctx, spec.source, params))
-    joins = [(step, ctx.join_index(step)) for step in spec.enrich if isinstance(step, Join)]
-    has_lookups = any(isinstance(step, Lookup) for step in spec.enrich)
-    if not has_lookups:
-        for rec in source:
-            for step, index in joins:
-                k = step.match(rec)
-                rec[step.name] = index.get(str(k)) if k is not None else None
-            yield rec
-        return
-    buffer: list[dict[str, Any]] = []
-    for rec in source:
-        buffer.append(rec)
-        if len(buffer) >= chunk:
-            yield from _enrich_chunk(ctx, spec, buffer)
-            buffer = []
-    if buffer:
-        yield from _enrich_chunk(ctx, spec, buffer)
-
-
-def _enrich_chunk(ctx: RunContext, spec: Spec, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    indexes = {id(step): ctx.join_index(step) for step in spec.enrich if isinstance(step, Join)}
+    records: Iterator[dict[str, Any]] = source
     for step in spec.enrich:
         if isinstance(step, Join):
-            index = ctx.join_index(step)
-            for rec in records:
-                k = step.match(rec)
-                rec[step.name] = index.get(str(k)) if k is not None else None
+            records = _with_join(step, indexes[id(step)], records)
         else:
-            for rec, result in window_map(lambda r, s=step: _lookup_one(ctx, s, r), records, step.concurrency):
-                rec[step.name] = result
-    return records
+            records = _with_lookup(ctx, step, records, chunk)
+    yield from records
+
+
+def _with_join(step: Join, index: dict[str, Any], records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    name, match = step.name, step.match
+    for rec in records:
+        k = match(rec)
+        rec[name] = index.get(str(k)) if k is not None else None
+        yield rec
+
+
+def _with_lookup(ctx: RunContext, step: Lookup, records: Iterator[dict[str, Any]], window: int) -> Iterator[dict[str, Any]]:
+    """Attach *step*'s result to each record, in input order: at most ``2 × concurrency``
+    calls in flight, at most *window* records read ahead. ``when`` is checked before a call is
+    made; a record that needs no call gets None."""
+    name, when = step.name, step.when
+    if step.concurrency <= 1:
+        for rec in records:
+            rec[name] = _lookup_call(ctx, step, rec) if when is None or when(rec) else None
+            yield rec
+        return
+    pool = ThreadPoolExecutor(max_workers=step.concurrency, thread_name_prefix="lmsync-lookup")
+    limit = 2 * step.concurrency
+    pending: deque = deque()  # (record, future or None), in input order
+    in_flight = 0
+    it = iter(records)
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and in_flight < limit and len(pending) < window:
+                rec = next(it, _END)
+                if rec is _END:
+                    exhausted = True
+                elif when is None or when(rec):
+                    pending.append((rec, pool.submit(_lookup_call, ctx, step, rec)))
+                    in_flight += 1
+                else:
+                    pending.append((rec, None))
+            if not pending:
+                return
+            rec, future = pending.popleft()
+            if future is None:
+                rec[name] = None
+            else:
+                rec[name] = future.result()
+                in_flight -= 1
+            yield rec
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -18,7 +18,9 @@ Every response the app sends for a failure goes through ``error_response``.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -96,6 +98,13 @@ class ConcurrencyLimit(ApiError):
 
 class UnknownError(ApiError):
     """Anything unexpected; the details go to the log, never to the client."""
+
+
+class FastJSONResponse(JSONResponse):
+    """A JSON response rendered by orjson (UTF-8, no ASCII escaping): list pages are large."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, default=str)
 
 
 def error_response(error: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -16,6 +16,7 @@ from engine.store.base import Query, Store
 from ._auth import authenticate, header_integration_id, scoped_integration
 from ._compose import compose_page
 from ._cursor import Cursor, decode_cursor, encode_cursor, filters_hash
+from ._errors import FastJSONResponse
 from ._params import ListParams, parse_list_params
 
 __all__ = ["read_routes", "ListEndpoint", "LIST_ENDPOINTS"]
@@ -85,7 +86,7 @@ def _list_page(store: Store, request: Request, ep: ListEndpoint) -> dict[str, An
 def _handler(ep: ListEndpoint):
     async def handle(request: Request) -> JSONResponse:
         store: Store = request.app.state.store
-        return JSONResponse(await run_in_threadpool(_list_page, store, request, ep))
+        return FastJSONResponse(await run_in_threadpool(_list_page, store, request, ep))
 
     handle.__name__ = f"list_{ep.model}"
     return handle

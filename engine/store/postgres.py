@@ -15,7 +15,9 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+import orjson
 import psycopg
+from psycopg.types.json import set_json_loads
 from psycopg import errors as pg_errors
 from psycopg import sql as pg_sql
 
@@ -82,6 +84,7 @@ class PostgresStore(SQLStore):
         if self._closed:
             raise StoreError("store is closed")
         conn = psycopg.connect(self._dsn, autocommit=True)
+        set_json_loads(orjson.loads, conn)
         conn.execute("SET TIME ZONE 'UTC'")
         if self.schema:
             conn.execute(pg_sql.SQL("SET search_path TO {}").format(pg_sql.Identifier(self.schema)))

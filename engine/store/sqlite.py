@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from engine.secrets import SecretBox
 from engine.store._dialect import Dialect, utc
 from engine.store._schema import Types
@@ -43,7 +45,7 @@ class SQLiteDialect(Dialect):
         return datetime.fromisoformat(value[:-1]).replace(tzinfo=timezone.utc)
 
     def json_out(self, value: Any) -> Any:
-        return None if value is None else json.loads(value)
+        return None if value is None else orjson.loads(value)
 
     def bool_in(self, value: bool) -> int:
         return 1 if value else 0
