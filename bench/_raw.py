@@ -8,7 +8,6 @@ it read, so the bench can check lmsync's counted calls against the formula.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import Counter
@@ -16,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import orjson
 
 __all__ = ["run_raw"]
 
@@ -40,7 +40,7 @@ class _Client:
         with self.lock:
             self.wait_s += time.perf_counter() - started
             self.calls[function] += 1
-        return json.loads(response.content)
+        return orjson.loads(response.content)
 
 
 def _paged(client: _Client, function: str, form: list[tuple[str, Any]], offset_keys: tuple[str, str]) -> list[dict]:

@@ -8,12 +8,12 @@ for actions and passthrough that a connector does not implement.
 from __future__ import annotations
 
 import html
-import json
 import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
+import orjson
 from jmespath.functions import signature
 
 from engine.errors import ActionNotAvailable, BadResponse
@@ -137,7 +137,7 @@ def lmsync_jmespath_functions() -> dict[str, Any]:
 def lmsync_parse_response(integration, call: str, response) -> Any:
     """Default: the body must be JSON."""
     try:
-        return json.loads(response.content)
+        return orjson.loads(response.content)
     except ValueError as exc:
         raise BadResponse(f"response is not JSON ({exc.msg} at byte {exc.pos})", call=call) from None
 

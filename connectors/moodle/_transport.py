@@ -6,11 +6,11 @@ URL, so it cannot leak through access logs or redirects).
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 import httpx
+import orjson
 
 from connectors.moodle._errors import error_from_body
 from engine.errors import AccessDenied, BadResponse, RemoteError
@@ -92,7 +92,7 @@ def parse_response(call: str, response: httpx.Response) -> Any:
     if "xml" in ctype:
         raise BadResponse("an XML answer: the request did not ask for moodlewsrestformat=json", call=call)
     try:
-        payload = json.loads(response.content)
+        payload = orjson.loads(response.content)
     except ValueError as exc:
         raise BadResponse(
             f"invalid or truncated JSON ({exc.msg} at byte {exc.pos} of {len(response.content)})", call=call

@@ -84,7 +84,7 @@ class SQLiteStore(SQLStore):
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA temp_store=MEMORY")
-        conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: bulk merges touch several indexes
+        conn.execute("PRAGMA cache_size=-16384")  # 16 MiB: bulk merges touch several indexes; more costs RSS
         return conn
 
     def _close_conn(self, conn: sqlite3.Connection) -> None:
