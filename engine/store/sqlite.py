@@ -13,7 +13,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ class SQLiteDialect(Dialect):
     def ts_out(self, value: Any) -> datetime | None:
         if value is None:
             return None
-        return datetime.fromisoformat(value[:-1]).replace(tzinfo=timezone.utc)
+        return datetime.fromisoformat(value)  # stored with a trailing Z: parsed as UTC (3.11+)
 
     def json_out(self, value: Any) -> Any:
         return None if value is None else orjson.loads(value)
