@@ -6,7 +6,7 @@ The simulator runs in its own process tree (``bench._sim``); each phase runs in 
 process (``bench._phase``), so each phase's peak RSS is its own (``getrusage``). Phases, on the
 same data, one after the other: the raw limit (plain httpx, the same calls at the same
 concurrency, JSON parsed, nothing else), the lmsync full sync, the lmsync re-sync (nothing
-changed). The counted lmsync calls are checked against the formula in docs/PERFORMANCE.md.
+changed). The counted lmsync calls are checked against the formula in the README (Performance).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ PAGE = 1000
 
 
 def expected_calls(f: dict[str, Any]) -> dict[str, int]:
-    """The call formula (docs/PERFORMANCE.md) evaluated on the quantities the raw phase read."""
+    """The call formula (README, Performance) evaluated on the quantities the raw phase read."""
     pages = lambda n: n // PAGE + 1  # noqa: E731 - short-page stop: a full last page costs one empty page
     return {
         "users": 1,
