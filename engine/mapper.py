@@ -25,13 +25,13 @@ __all__ = ["RecordMapper", "canonical_hash", "iter_mapped"]
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
 
 
-def canonical_hash(value: Any) -> str:
-    """A short hex digest of *value*'s canonical JSON (sorted keys, no spaces)."""
-    return hashlib.blake2b(_dumps(value).encode(), digest_size=16).hexdigest()
-
-
 def _digest(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def canonical_hash(value: Any) -> str:
+    """A short hex digest of *value*'s canonical JSON (sorted keys, no spaces)."""
+    return _digest(_dumps(value))
 
 
 def _remote_id(value: Any) -> str | None:

@@ -14,6 +14,7 @@ yielded; so does needing more than ``max_pages`` pages.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -198,26 +199,53 @@ def _paged(ctx: RunContext, stream: Stream, parent: Any, params=None) -> Iterato
         number += 1
 
 
-def window_map(fn: Callable[[Any], Any], items: Iterable[Any], concurrency: int) -> Iterator[tuple[Any, Any]]:
-    """``(item, fn(item))`` in input order, at most ``2 × concurrency`` calls in flight."""
+def window_map(
+    fn: Callable[[Any], Any],
+    items: Iterable[Any],
+    concurrency: int,
+    *,
+    when: Callable[[Any], Any] | None = None,
+    window: int | None = None,
+) -> Iterator[tuple[Any, Any]]:
+    """``(item, fn(item))`` in input order, computed on a pool of *concurrency* threads.
+
+    Items for which ``when(item)`` is falsy get ``None`` without a call. At most
+    ``2 × concurrency`` calls are in flight and at most *window* items (default
+    ``2 × concurrency``) are read ahead of the one being yielded.
+    """
     if concurrency <= 1:
         for item in items:
-            yield item, fn(item)
+            yield item, fn(item) if when is None or when(item) else None
         return
-    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="lmsync-fan")
+    limit = 2 * concurrency
+    window = window or limit
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="lmsync-pool")
+    pending: deque = deque()  # (item, future or None), in input order
+    it = iter(items)
+    in_flight = 0
+    exhausted = False
+
+    def fill() -> None:
+        nonlocal in_flight, exhausted
+        while not exhausted and in_flight < limit and len(pending) < window:
+            item = next(it, _END)
+            if item is _END:
+                exhausted = True
+            elif when is None or when(item):
+                pending.append((item, pool.submit(fn, item)))
+                in_flight += 1
+            else:
+                pending.append((item, None))
+
     try:
-        it = iter(items)
-        window: deque = deque()
-        for item in it:
-            window.append((item, pool.submit(fn, item)))
-            if len(window) >= 2 * concurrency:
-                break
-        while window:
-            item, future = window.popleft()
-            result = future.result()
-            nxt = next(it, _END)
-            if nxt is not _END:
-                window.append((nxt, pool.submit(fn, nxt)))
+        fill()
+        while pending:
+            item, future = pending.popleft()
+            result = None
+            if future is not None:
+                result = future.result()
+                in_flight -= 1
+            fill()  # keep the calls going while the consumer works on this item
             yield item, result
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -285,40 +313,9 @@ def _with_join(step: Join, index: dict[str, Any], records: Iterator[dict[str, An
 
 
 def _with_lookup(ctx: RunContext, step: Lookup, records: Iterator[dict[str, Any]], window: int) -> Iterator[dict[str, Any]]:
-    """Attach *step*'s result to each record, in input order: at most ``2 × concurrency``
-    calls in flight, at most *window* records read ahead. ``when`` is checked before a call is
-    made; a record that needs no call gets None."""
-    name, when = step.name, step.when
-    if step.concurrency <= 1:
-        for rec in records:
-            rec[name] = _lookup_call(ctx, step, rec) if when is None or when(rec) else None
-            yield rec
-        return
-    pool = ThreadPoolExecutor(max_workers=step.concurrency, thread_name_prefix="lmsync-lookup")
-    limit = 2 * step.concurrency
-    pending: deque = deque()  # (record, future or None), in input order
-    in_flight = 0
-    it = iter(records)
-    exhausted = False
-    try:
-        while True:
-            while not exhausted and in_flight < limit and len(pending) < window:
-                rec = next(it, _END)
-                if rec is _END:
-                    exhausted = True
-                elif when is None or when(rec):
-                    pending.append((rec, pool.submit(_lookup_call, ctx, step, rec)))
-                    in_flight += 1
-                else:
-                    pending.append((rec, None))
-            if not pending:
-                return
-            rec, future = pending.popleft()
-            if future is None:
-                rec[name] = None
-            else:
-                rec[name] = future.result()
-                in_flight -= 1
-            yield rec
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    """Attach *step*'s result to each record, in input order; ``when`` is checked before a call
+    is made (a record that needs none gets None); *window* bounds the read-ahead."""
+    call = functools.partial(_lookup_call, ctx, step)
+    for rec, result in window_map(call, records, step.concurrency, when=step.when, window=window):
+        rec[step.name] = result
+        yield rec
