@@ -1,16 +1,16 @@
 """The lmsync API over one store, served by uvicorn in this process (a child of api_bench.py).
 
 ``python -m bench._api_server STORE_URL`` prints ``PORT`` on its first line, then serves until
-terminated. The listening socket is made with ``IPPROTO_TCP`` so asyncio sets TCP_NODELAY.
+terminated. The listening socket comes from ``engine.api.listening_socket`` (TCP_NODELAY).
 """
 
 from __future__ import annotations
 
-import socket
 import sys
 
 import uvicorn
 
+from engine.api import listening_socket
 from engine.cli._sync import api_app
 from engine.store import open_store
 from engine.sync import SyncEngine
@@ -20,9 +20,7 @@ def main(store_url: str) -> None:
     """Serve the API of *store_url* on a free loopback port."""
     store = open_store(store_url)
     app = api_app(store, SyncEngine(store))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = listening_socket("127.0.0.1", 0)
     print(sock.getsockname()[1], flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False)
     uvicorn.Server(config).run(sockets=[sock])

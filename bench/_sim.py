@@ -19,6 +19,7 @@ from typing import Any
 import uvicorn
 
 from connectors.moodle.simulator import ADMIN_TOKEN, MoodleSite, SimControl, create_app
+from engine.api import listening_socket
 from connectors.moodle.simulator._server import http_impl
 
 __all__ = ["SIZES", "SimProcess", "ADMIN_TOKEN"]
@@ -56,11 +57,7 @@ def _worker(app: Any, sock: socket.socket, stats: Any, slot: int) -> None:
 def _serve(size: dict[str, int], latency_ms: float, workers: int, port_out: Any, stats: Any, pids: Any,
            ready: Any) -> None:
     site = MoodleSite.generate(seed=1, **size)
-    # proto must be IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only then, and
-    # without it every keep-alive response's body waits ~40 ms (Nagle vs delayed ACK)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = listening_socket("127.0.0.1", 0)  # TCP_NODELAY on accepted connections
     sock.listen(1024)
     port = sock.getsockname()[1]
     site.wwwroot = f"http://127.0.0.1:{port}"

@@ -8,7 +8,7 @@ from ._app import create_app
 from ._errors import ApiError
 from ._keys import create_api_key, hash_key, verify_key
 from ._routes_actions import record_json, task_json
-from ._server import run_server, serve_in_thread
+from ._server import listening_socket, run_server, serve_in_thread
 from ._services import ApiServices
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "create_api_key",
     "hash_key",
     "verify_key",
+    "listening_socket",
     "run_server",
     "serve_in_thread",
     "record_json",

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import uvicorn
 from starlette.applications import Starlette
 
-__all__ = ["run_server", "serve_in_thread"]
+__all__ = ["listening_socket", "run_server", "serve_in_thread"]
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

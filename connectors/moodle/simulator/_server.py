@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
-import socket
 import sys
 import threading
 import time
@@ -13,6 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
+
+from engine.api import listening_socket
 
 from ._app import MoodleApp, create_app
 from ._control import SimControl
@@ -38,11 +39,7 @@ def run_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0, *,
 
     When `app` is a `MoodleApp`, its site's wwwroot is set to the base URL (like a real site).
     """
-    # proto IPPROTO_TCP: only then does asyncio set TCP_NODELAY on accepted connections; without
-    # it each keep-alive response body waits ~40 ms for the client's delayed ACK (Nagle)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    sock = listening_socket(host, port)  # TCP_NODELAY on accepted connections
     base = f"http://{host}:{sock.getsockname()[1]}"
     if isinstance(app, MoodleApp):
         app.site.wwwroot = base
@@ -93,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     site.wwwroot = base
     print(f"Moodle simulator: {base}/webservice/rest/server.php", flush=True)
     print(f"admin token: {ADMIN_TOKEN}", flush=True)
-    uvicorn.Server(_config(app, args.host, args.port)).run()
+    uvicorn.Server(_config(app, args.host, args.port)).run(sockets=[listening_socket(args.host, args.port)])
     return 0
 
 
