@@ -2,47 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from engine.api import ApiServices, create_api_key, create_app, run_server
-from engine.cli._admin import new_integration
-from engine.cli._common import JsonOpt, StoreOpt, emit, err, fail, get_store
-from engine.cli._tools import tool_services
 from engine.actions import ActionService
-from engine.connector import DemoSite
+from engine.cli._common import JsonOpt, StoreOpt, emit, err, fail, get_store
+from engine.cli._target import chosen_integration, demo_integration
+from engine.cli._tools import tool_services
 from engine.jobs import LocalSyncQueue, make_sync_queue
 from engine.schedule import Scheduler
+from engine.store.base import Store, SyncAlreadyRunning, SyncRun
 from engine.webhooks import sender_for
-from engine.plugins import get_plugin_manager
-from engine.store.base import Integration, Store, SyncAlreadyRunning, SyncRun
 from engine.sync import ModelProgress, SyncEngine
-
-
-@contextlib.contextmanager
-def demo_integration(store: Store, connector: str | None = None) -> Iterator[Integration]:
-    """Start the connector's local stand-in (simulator) and yield an integration pointing at it.
-
-    The demo integration is reused across runs (found by its ``demo`` setting); its URL and
-    credentials are refreshed because the stand-in listens on a new port each time."""
-    cm = get_plugin_manager().hook.lmsync_demo_site(connector=connector)
-    if cm is None:
-        raise fail("no installed connector offers a demo site; add an integration with `lmsync integrations add`")
-    with cm as site:
-        site: DemoSite
-        found = next((i for i in store.list_integrations() if i.connector == site.connector and i.settings.get("demo")), None)
-        if found is None:
-            found = new_integration(site.connector, site.base_url, dict(site.credentials), {"demo": True})
-            store.add_integration(found)
-        else:
-            found.base_url, found.credentials = site.base_url, dict(site.credentials)
-            store.update_integration(found)
-        yield found
 
 
 def run_with_progress(engine: SyncEngine, integration_id: str, kind: str, models: list[str] | None, console: Console) -> SyncRun:
@@ -93,15 +67,9 @@ def sync(
         raise fail("--kind must be FULL or DELTA", 2)
     store = get_store(store_url)
     engine = SyncEngine(store)
-    existing = [i for i in store.list_integrations() if not i.settings.get("demo")]
     try:
-        if integration is None and len(existing) > 1:
-            raise fail("several integrations exist; choose one with --integration", 2)
-        if integration is None and not existing:
-            with demo_integration(store) as demo:
-                run = run_with_progress(engine, demo.id, kind, model or None, err)
-        else:
-            run = run_with_progress(engine, integration or existing[0].id, kind, model or None, err)
+        with chosen_integration(store, integration) as target:
+            run = run_with_progress(engine, target.id, kind, model or None, err)
     except SyncAlreadyRunning as exc:
         raise fail(str(exc)) from None
     _report(run, as_json)

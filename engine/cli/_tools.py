@@ -3,9 +3,7 @@ behind the same operations (``tool_services``)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import typer
@@ -13,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.cli._common import JsonOpt, StoreOpt, emit, fail, get_store
+from engine.cli._target import chosen_integration
 from engine.errors import LmsyncError
 from engine.model_test import run_model_test
 from engine.passthrough import run_passthrough
@@ -33,27 +32,6 @@ def tool_services(engine: SyncEngine) -> dict[str, Any]:
         "test_model": lambda integration, model, pages, parents: run_model_test(
             engine, integration, model, pages=pages, parents=parents).as_dict(),
     }
-
-
-@contextlib.contextmanager
-def chosen_integration(store: Store, integration_id: str | None) -> Iterator[Integration]:
-    """The integration named, else the only one, else the embedded demo site's."""
-    if integration_id:
-        found = store.get_integration(integration_id)
-        if found is None:
-            raise fail(f"no integration {integration_id!r}", 2)
-        yield found
-        return
-    existing = [i for i in store.list_integrations() if not i.settings.get("demo")]
-    if len(existing) > 1:
-        raise fail("several integrations exist; choose one with --integration", 2)
-    if existing:
-        yield existing[0]
-        return
-    from engine.cli._sync import demo_integration
-
-    with demo_integration(store) as demo:
-        yield demo
 
 
 def _param(item: str) -> tuple[str, Any]:

@@ -43,6 +43,7 @@ def test_integration_lifecycle_never_prints_the_token(cli):
         ["integrations", "add", "nosuch", "--url", "https://x", "--token", "t"],
         ["integrations", "add", "moodle", "--url", "https://x", "--token", "t", "--setting", "novalue"],
         ["sync", "--kind", "SOMETIMES"],
+        ["sync", "--integration", "moodle:NoSuchIntegration000000000"],
         ["no-such-command"],
     ],
 )
