@@ -18,8 +18,3 @@ from connectors.moodle.simulator import ADMIN_TOKEN  # noqa: E402
 def admin_env(tmp_path):
     with moodle_env(tmp_path, token=ADMIN_TOKEN) as env:
         yield env
-
-
-def integration(env):
-    """The env's integration, fresh from the store."""
-    return env.store.get_integration(env.integration_id)

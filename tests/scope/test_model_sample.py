@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import integration
+from scope_helpers import integration
 
 from connectors.moodle.simulator import ADMIN_TOKEN
 from engine.errors import LmsyncError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import integration
+from scope_helpers import integration
 
 from connectors.moodle._passthrough import site_url
 from connectors.moodle.simulator import ADMIN_TOKEN

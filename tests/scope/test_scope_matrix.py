@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import integration
+from scope_helpers import integration
 from simenv import moodle_env
 
 from connectors.moodle.simulator import (ADMIN_TOKEN, EXPIRED_TOKEN, REDUCED_EXCLUDED, REDUCED_TOKEN, RESTRICTED_TOKEN,
