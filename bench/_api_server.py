@@ -19,6 +19,7 @@ from engine.sync import SyncEngine
 def main(store_url: str) -> None:
     """Serve the API of *store_url* on a free loopback port."""
     store = open_store(store_url)
+    store.migrate()  # as `lmsync serve` does (a store synced by an older version gains new tables)
     app = api_app(store, SyncEngine(store))
     sock = listening_socket("127.0.0.1", 0)
     print(sock.getsockname()[1], flush=True)

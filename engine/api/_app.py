@@ -13,6 +13,7 @@ from engine.store.base import Store
 
 from ._contract import served_openapi
 from ._errors import EXCEPTION_HANDLERS
+from ._readahead import ReadAhead
 from ._routes_actions import action_routes
 from ._routes_platform import platform_routes
 from ._routes_read import read_routes
@@ -49,8 +50,10 @@ def _one_route_per_path(routes: list[Route]) -> list[Route]:
     return merged
 
 
-def create_app(store: Store, *, services: ApiServices) -> Starlette:
+def create_app(store: Store, *, services: ApiServices, read_ahead: bool = True) -> Starlette:
     """Build the API app reading from *store*; *services* supplies engine operations.
+    With *read_ahead*, the next page of a list is composed while the client reads the current
+    one (``engine.api._readahead``).
 
     Every failure, including unexpected exceptions, is answered with the contract's error
     envelope (no tracebacks). ``GET /v1/openapi.json`` (no auth) describes what is served.
@@ -60,4 +63,5 @@ def create_app(store: Store, *, services: ApiServices) -> Starlette:
     app = Starlette(routes=routes, exception_handlers=dict(EXCEPTION_HANDLERS))
     app.state.store = store
     app.state.services = services
+    app.state.read_ahead = ReadAhead(store.versions) if read_ahead else None
     return app

@@ -6,9 +6,11 @@ from typing import Any
 
 from engine.store.base import Store, StoredRecord
 
-from ._serialize import course_json, progression_json, revision_json, skill_json, user_json
+from ._serialize import course_json, progression_json, revision_json, revision_summary, skill_json, user_json
 
 __all__ = ["compose_page"]
+
+_USER_SUMMARY = ("first_name", "last_name", "work_email")
 
 
 def _live(records: list[StoredRecord], include_deleted: bool) -> list[StoredRecord]:
@@ -38,11 +40,12 @@ def _progressions(store: Store, iid: str, page: list[StoredRecord]) -> list[dict
     """Progressions with user and revision (+course) summaries: 3 store calls for the page."""
     user_ids = sorted({p.fields["user_id"] for p in page if p.fields.get("user_id")})
     rev_ids = sorted({p.fields["course_revision_id"] for p in page if p.fields.get("course_revision_id")})
-    users = store.get_many(iid, "users", user_ids, with_remote_data=False) if user_ids else {}
-    revs = store.get_many(iid, "course_revisions", rev_ids, with_remote_data=False) if rev_ids else {}
-    course_ids = sorted({r.fields["course_id"] for r in revs.values() if r.fields.get("course_id")})
-    courses = store.get_many(iid, "courses", course_ids, with_remote_data=False) if course_ids else {}
-    return [progression_json(p, users, revs, courses) for p in page]
+    users = store.summaries(iid, "users", user_ids, _USER_SUMMARY)
+    revs = store.summaries(iid, "course_revisions", rev_ids, ("title", "course_id"))
+    course_ids = sorted({r["course_id"] for r in revs.values() if r["course_id"]})
+    courses = store.summaries(iid, "courses", course_ids, ())
+    rev_json = {rid: revision_summary(rid, rev, courses) for rid, rev in revs.items()}
+    return [progression_json(p, users, rev_json) for p in page]
 
 
 def compose_page(store: Store, iid: str, model: str, page: list[StoredRecord], include_deleted: bool) -> list[dict[str, Any]]:

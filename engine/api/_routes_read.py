@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from engine.store.base import Query, Store
@@ -18,24 +19,28 @@ from ._compose import compose_page
 from ._cursor import Cursor, decode_cursor, encode_cursor, filters_hash
 from ._errors import FastJSONResponse
 from ._params import ListParams, parse_list_params
+from ._readahead import ReadAhead
 
 __all__ = ["read_routes", "ListEndpoint", "LIST_ENDPOINTS"]
 
 
 @dataclass(frozen=True)
 class ListEndpoint:
-    """One list endpoint: its path under ``/v1``, model and endpoint-specific list filters."""
+    """One list endpoint: its path under ``/v1``, model, endpoint-specific list filters and the
+    models a page of it is composed from (what read-ahead checks for changes)."""
 
     path: str
     model: str
     extra_lists: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()
 
 
 LIST_ENDPOINTS = (
-    ListEndpoint("/lms/users", "users", ("work_emails",)),
-    ListEndpoint("/lms/skills", "skills"),
-    ListEndpoint("/lms/courses", "courses"),
-    ListEndpoint("/lms/course-progressions", "course_progressions", ("user_ids", "course_ids")),
+    ListEndpoint("/lms/users", "users", ("work_emails",), ("users",)),
+    ListEndpoint("/lms/skills", "skills", (), ("skills",)),
+    ListEndpoint("/lms/courses", "courses", (), ("courses", "course_revisions", "revision_skills", "skills")),
+    ListEndpoint("/lms/course-progressions", "course_progressions", ("user_ids", "course_ids"),
+                 ("course_progressions", "users", "course_revisions", "courses")),
 )
 
 
@@ -52,6 +57,7 @@ def _build_query(iid: str, ep: ListEndpoint, p: ListParams) -> Query:
         remote_ids=_or_none(p.remote_ids),
         updated_after=p.updated_after,
         include_deleted=p.include_deleted,
+        raw_remote_data=True,  # passed on to the client as stored
     )
     if emails := _or_none(p.lists.get("work_emails")):
         # the contract matches emails case-insensitively; the store compares exactly, so ask for
@@ -63,30 +69,51 @@ def _build_query(iid: str, ep: ListEndpoint, p: ListParams) -> Query:
     return q
 
 
-def _list_page(store: Store, request: Request, ep: ListEndpoint) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Page:
+    body: bytes  # the rendered envelope
+    next_after: str | None  # the last id, when there is a next page
+
+
+def _compose(store: Store, iid: str, ep: ListEndpoint, params: ListParams, q_hash: str,
+             after: str | None, snapshot: datetime) -> _Page:
+    """One page after *after* (keyset) as of *snapshot*, rendered."""
+    query = _build_query(iid, ep, params)
+    query.after_id, query.snapshot = after, snapshot
+    rows = store.query(query)
+    page = rows[: params.page_size]
+    more = len(rows) > params.page_size
+    nxt = encode_cursor(Cursor(page[-1].id, snapshot, q_hash)) if more else None
+    results = compose_page(store, iid, ep.model, page, params.include_deleted)
+    body = {"status": "success", "data": {"next": nxt, "results": results}}
+    return _Page(FastJSONResponse.render_bytes(body), page[-1].id if more else None)
+
+
+def _list_page(store: Store, ahead: ReadAhead | None, request: Request, ep: ListEndpoint) -> bytes:
     key = authenticate(store, request)
     iid = scoped_integration(store, key, header_integration_id(request)).id
     params = parse_list_params(request.query_params, ep.extra_lists)
     now = datetime.now(timezone.utc)
     q_hash = filters_hash({"model": ep.model, "iid": iid, **params.filter_parts()})
-    query = _build_query(iid, ep, params)
-    query.snapshot = now
+    after, snapshot = None, now
     if params.cursor is not None:
         cur = decode_cursor(params.cursor, q_hash, now)
-        query.after_id, query.snapshot = cur.after, cur.snapshot
-    rows = store.query(query)
-    page = rows[: params.page_size]
-    nxt = None
-    if len(rows) > params.page_size:
-        nxt = encode_cursor(Cursor(page[-1].id, query.snapshot, q_hash))
-    results = compose_page(store, iid, ep.model, page, params.include_deleted)
-    return {"status": "success", "data": {"next": nxt, "results": results}}
+        after, snapshot = cur.after, cur.snapshot
+    ident = (key.key_id, iid, ep.path, q_hash, params.page_size, snapshot)
+    page = ahead.take((*ident, after)) if ahead is not None and after is not None else None
+    if page is None:
+        page = _compose(store, iid, ep, params, q_hash, after, snapshot)
+    if ahead is not None and page.next_after is not None:
+        ahead.submit((*ident, page.next_after), iid, ep.reads,
+                     functools.partial(_compose, store, iid, ep, params, q_hash, page.next_after, snapshot))
+    return page.body
 
 
 def _handler(ep: ListEndpoint):
-    async def handle(request: Request) -> JSONResponse:
-        store: Store = request.app.state.store
-        return FastJSONResponse(await run_in_threadpool(_list_page, store, request, ep))
+    async def handle(request: Request) -> Response:
+        state = request.app.state
+        body = await run_in_threadpool(_list_page, state.store, getattr(state, "read_ahead", None), request, ep)
+        return Response(body, media_type="application/json")
 
     handle.__name__ = f"list_{ep.model}"
     return handle

@@ -6,6 +6,7 @@ per record. Dates go out as ISO 8601 with milliseconds and ``Z``.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,6 +19,7 @@ __all__ = [
     "course_json",
     "revision_json",
     "progression_json",
+    "revision_summary",
 ]
 
 _DATE_FIELDS = frozenset({"remote_created_at", "enrolled_at", "completed_at"})
@@ -28,11 +30,18 @@ def iso(value: datetime | str | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
+        if len(value) == 24 and value[19] == "." and value[23] == "Z":
+            return value  # already in this form (how mappings store dates)
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return _iso_datetime(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_datetime(value: datetime) -> str:
+    # cached: the records of one sync share a handful of changed_at instants
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    value = value.astimezone(timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"  # drop "+00:00"
 
 
 def _field(rec: StoredRecord, name: str) -> Any:
@@ -79,37 +88,41 @@ def course_json(rec: StoredRecord, revisions: list[dict[str, Any]]) -> dict[str,
     return out
 
 
-def _user_summary(user_id: str, user: StoredRecord | None) -> dict[str, Any]:
+def _user_summary(user_id: str, user: dict[str, Any] | None) -> dict[str, Any]:
     if user is None:  # dangling reference: keep the shape, say what we know
         return {"id": user_id, "remote_id": "", "first_name": None, "last_name": None, "work_email": None}
-    f = user.fields
-    return {
-        "id": user.id,
-        "remote_id": user.remote_id,
-        "first_name": f.get("first_name"),
-        "last_name": f.get("last_name"),
-        "work_email": f.get("work_email"),
-    }
+    return user
 
 
-def _revision_summary(rev_id: str, rev: StoredRecord | None, course: StoredRecord | None) -> dict[str, Any]:
-    course_json_ = {"id": course.id, "remote_id": course.remote_id} if course else None
+def revision_summary(rev_id: str, rev: dict[str, Any] | None, courses: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The ``course_revision`` of a progression from a revision summary (``title``,
+    ``course_id``) and the page's course summaries (``id``, ``remote_id``)."""
     if rev is None:
         return {"id": rev_id, "remote_id": "", "title": None, "course": None}
-    return {"id": rev.id, "remote_id": rev.remote_id, "title": rev.fields.get("title"), "course": course_json_}
+    return {"id": rev["id"], "remote_id": rev["remote_id"], "title": rev["title"], "course": courses.get(rev["course_id"])}
 
 
 def progression_json(
     rec: StoredRecord,
-    users: dict[str, StoredRecord],
-    revisions: dict[str, StoredRecord],
-    courses: dict[str, StoredRecord],
+    users: dict[str, dict[str, Any]],
+    revisions: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
-    """A progression with embedded user and revision summaries resolved from the given maps."""
-    out = _record(rec, ("user_id", "course_revision_id", "status", "enrolled_at", "completed_at"), extras=False)
-    user_id, rev_id = rec.fields.get("user_id"), rec.fields.get("course_revision_id")
-    rev = revisions.get(rev_id)
-    course = courses.get(rev.fields.get("course_id")) if rev else None
-    out["user"] = _user_summary(user_id, users.get(user_id))
-    out["course_revision"] = _revision_summary(rev_id, rev, course)
-    return out
+    """A progression with embedded user and revision summaries, looked up in the page's maps:
+    *users* as from ``Store.summaries`` with ``first_name``, ``last_name``, ``work_email``;
+    *revisions* already in the embedded shape (see ``revision_summary``)."""
+    f = rec.fields
+    user_id, rev_id = f.get("user_id"), f.get("course_revision_id")
+    return {
+        "id": rec.id,
+        "remote_id": rec.remote_id,
+        "user_id": user_id,
+        "course_revision_id": rev_id,
+        "status": f.get("status"),
+        "enrolled_at": iso(f.get("enrolled_at")),
+        "completed_at": iso(f.get("completed_at")),
+        "remote_deleted_at": iso(rec.remote_deleted_at),
+        "changed_at": iso(rec.changed_at),
+        "remote_data": rec.remote_data,
+        "user": _user_summary(user_id, users.get(user_id)),
+        "course_revision": revisions.get(rev_id) or revision_summary(rev_id, None, {}),
+    }

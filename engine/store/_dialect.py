@@ -48,6 +48,8 @@ class Dialect(abc.ABC):
     types: Types
     #: appended to a text expression to make it the JSON column type (``::jsonb`` or nothing)
     json_cast: str = ""
+    #: appended to a JSON column to read it as its text (``::text`` or nothing)
+    json_as_text: str = ""
     placeholder: str = "?"
 
     def __init__(self) -> None:
@@ -88,6 +90,10 @@ class Dialect(abc.ABC):
     @abc.abstractmethod
     def json_text(self, column: str, name: str) -> tuple[str, list[Any]]:
         """The top-level JSON member *name* of *column* as text: (sql, params)."""
+
+    @abc.abstractmethod
+    def json_value(self, column: str, name: str) -> tuple[str, list[Any]]:
+        """The top-level JSON member *name* of *column* as its SQL/Python scalar: (sql, params)."""
 
     @abc.abstractmethod
     def is_unique_violation(self, exc: BaseException) -> bool:

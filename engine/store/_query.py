@@ -98,8 +98,11 @@ def build_query(d: Dialect, q: Query) -> tuple[str, list[Any]]:
             w.add(f"(t.changed_at > ? OR {nested})", since, since)
         else:
             w.add("t.changed_at > ?", since)
+    columns = RECORD_COLUMNS
+    if q.raw_remote_data:
+        columns = columns.replace("t.remote_data", f"t.remote_data{d.json_as_text}")
     sql = (
-        f"SELECT {RECORD_COLUMNS} FROM {table} t WHERE {' AND '.join(w.parts)}"
+        f"SELECT {columns} FROM {table} t WHERE {' AND '.join(w.parts)}"
         " ORDER BY t.id LIMIT ?"
     )
     return d.sql(sql), [*w.params, max(0, int(q.limit))]

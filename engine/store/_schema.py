@@ -13,7 +13,7 @@ from engine.models import MODELS
 
 __all__ = ["Types", "SCHEMA_VERSION", "record_table", "ref_columns", "migrations"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -156,6 +156,18 @@ def _v3(t: Types) -> list[str]:
     ]
 
 
+def _v4(t: Types) -> list[str]:
+    """A token per (integration, model), replaced in the transaction of every write to its rows."""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS model_versions (
+    integration_id {t.key} NOT NULL,
+    model {t.key} NOT NULL,
+    token {t.key} NOT NULL,
+    PRIMARY KEY (integration_id, model)
+)""",
+    ]
+
+
 def migrations(t: Types) -> list[tuple[int, list[str]]]:
     """``[(version, statements)]`` in order; each statement is idempotent on its own."""
-    return [(1, _v1(t)), (2, _v2(t)), (3, _v3(t))]
+    return [(1, _v1(t)), (2, _v2(t)), (3, _v3(t)), (4, _v4(t))]

@@ -19,6 +19,7 @@ from engine.secrets import SecretBox, default_box
 from engine.store._dialect import Dialect
 from engine.store._query import RECORD_COLUMNS, build_query, check_model
 from engine.store._schema import migrations
+from engine.store._summaries import SummaryCache
 from engine.store._writer import SQLWriter
 from engine.store._webhooks import WebhookSQLMixin
 from engine.store.base import (
@@ -27,6 +28,7 @@ from engine.store.base import (
     Integration,
     NotFound,
     Query,
+    RawJSON,
     Store,
     StoredRecord,
     StoreError,
@@ -56,6 +58,7 @@ class SQLStore(WebhookSQLMixin, Store, abc.ABC):
         self._conns: list[Any] = []
         self._registry_lock = threading.Lock()
         self._closed = False
+        self._summaries = SummaryCache(self._read_summaries, lambda iid, model: self.versions(iid, [model])[model])
 
     def _conn(self) -> Any:
         """This thread's shared connection (autocommit), opened on first use."""
@@ -213,8 +216,11 @@ class SQLStore(WebhookSQLMixin, Store, abc.ABC):
                 cur.execute(self._q(f"DELETE FROM {check_model(model)} WHERE integration_id = ?"), [integration_id])
             cur.execute(self._q("DELETE FROM sync_runs WHERE integration_id = ?"), [integration_id])
             cur.execute(self._q("DELETE FROM action_tasks WHERE integration_id = ?"), [integration_id])
+            cur.execute(self._q("DELETE FROM model_versions WHERE integration_id = ?"), [integration_id])
             cur.execute(self._q("DELETE FROM integrations WHERE id = ?"), [integration_id])
-            return cur.rowcount > 0
+            removed = cur.rowcount > 0
+        self._summaries.clear()
+        return removed
 
     # --- API keys --------------------------------------------------------------------------
     def _key_from_row(self, row: Sequence[Any]) -> ApiKey:
@@ -380,7 +386,21 @@ class SQLStore(WebhookSQLMixin, Store, abc.ABC):
                 cur.execute(self._q(f"UPDATE {table} SET remote_deleted_at = ?, changed_at = ?"
                                     f" WHERE integration_id = ? AND {in_sql}"),
                             [ts, ts, integration_id, *in_params])
+            if gone:
+                self._bump_version(cur, integration_id, model)
         return len(gone)
+
+    def _bump_version(self, cur: Any, integration_id: str, model: str) -> None:
+        """Give *model* a new version token; call inside the transaction that wrote its rows."""
+        cur.execute(self._q("INSERT INTO model_versions (integration_id, model, token) VALUES (?, ?, ?)"
+                            " ON CONFLICT (integration_id, model) DO UPDATE SET token = excluded.token"),
+                    [integration_id, model, random_id()])
+
+    def versions(self, integration_id: str, models: Sequence[str]) -> dict[str, str | None]:
+        """The version token of each of *models* (``None`` before its first write)."""
+        rows = self._fetchall("SELECT model, token FROM model_versions WHERE integration_id = ?", [integration_id])
+        tokens = dict(rows)
+        return {m: tokens.get(m) for m in models}
 
     def _record(self, row: Sequence[Any]) -> StoredRecord:
         d = self.dialect
@@ -388,15 +408,44 @@ class SQLStore(WebhookSQLMixin, Store, abc.ABC):
                             remote_data=d.json_out(row[3]), changed_at=d.ts_out(row[4]),
                             remote_deleted_at=d.ts_out(row[5]))
 
+    def _record_raw(self, row: Sequence[Any]) -> StoredRecord:
+        d = self.dialect
+        return StoredRecord(id=row[0], remote_id=row[1], fields=d.json_out(row[2]),
+                            remote_data=None if row[3] is None else RawJSON(row[3]),
+                            changed_at=d.ts_out(row[4]), remote_deleted_at=d.ts_out(row[5]))
+
     def query(self, q: Query) -> list[StoredRecord]:
         """One page ordered by id (see ``Query``)."""
         sql, params = build_query(self.dialect, q)
+        make = self._record_raw if q.raw_remote_data else self._record
         cur = self._conn().cursor()
         try:
             cur.execute(sql, params)
-            return [self._record(r) for r in cur.fetchall()]
+            return [make(r) for r in cur.fetchall()]
         finally:
             cur.close()
+
+    def summaries(self, integration_id: str, model: str, ids: Sequence[str],
+                  fields: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """``{"id", "remote_id", *fields}`` by id; kept in memory while the model is unchanged
+        (see ``engine.store._summaries``)."""
+        check_model(model)
+        if unknown := [f for f in fields if f not in MODELS[model].fields]:
+            raise StoreError(f"{model} has no field {unknown[0]!r}")
+        return self._summaries.get(integration_id, model, [str(i) for i in ids], fields)
+
+    def _read_summaries(self, integration_id: str, model: str, ids: Sequence[str],
+                        fields: Sequence[str]) -> dict[str, dict[str, Any]]:
+        names = ("id", "remote_id", *fields)
+        columns, params = ["t.id", "t.remote_id"], []
+        for name in fields:
+            sql, p = self.dialect.json_value("t.data", name)
+            columns.append(sql)
+            params.extend(p)
+        in_sql, in_params = self.dialect.in_list("t.id", ids)
+        rows = self._fetchall(f"SELECT {', '.join(columns)} FROM {check_model(model)} t"
+                              f" WHERE t.integration_id = ? AND {in_sql}", [*params, integration_id, *in_params])
+        return {row[0]: dict(zip(names, row)) for row in rows}
 
     def _select_in(self, model: str, column: str, integration_id: str, values: Sequence[str],
                    with_remote_data: bool = True) -> list[StoredRecord]:

@@ -161,4 +161,5 @@ class SQLWriter(ModelWriter):
         with self._store._tx_on(conn) as cur:
             cur.execute(upsert, [self.integration_id])
             cur.execute(raw_only, [self.integration_id])
+            self._store._bump_version(cur, self.integration_id, self.model)
 

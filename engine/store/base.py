@@ -25,7 +25,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 __all__ = [
+    "RawJSON",
     "Integration",
     "ApiKey",
     "SyncRun",
@@ -203,6 +206,11 @@ class MappedRecord:
     raw_hash: str
 
 
+#: JSON text served as is (``orjson`` embeds it without decoding): ``remote_data`` of a
+#: ``Query`` with ``raw_remote_data``.
+RawJSON = orjson.Fragment
+
+
 @dataclass
 class StoredRecord:
     """A record as read back: the unified fields plus bookkeeping."""
@@ -240,6 +248,9 @@ class Query:
     refs: dict[str, Sequence[str]] = field(default_factory=dict)
     field_in: dict[str, Sequence[str]] = field(default_factory=dict)  # e.g. {"work_email": [...]}
     snapshot: datetime | None = None
+    #: return ``remote_data`` as ``RawJSON`` (the stored text) instead of decoding it; for
+    #: readers that only pass it on, such as the API
+    raw_remote_data: bool = False
 
 
 @dataclass
@@ -412,6 +423,21 @@ class Store(abc.ABC):
         """Rows by id (deleted ones included), for composing embedded shapes. Summaries that
         never show ``remote_data`` pass ``with_remote_data=False`` (it is then ``None``) and
         skip reading and parsing it."""
+
+    @abc.abstractmethod
+    def versions(self, integration_id: str, models: Sequence[str]) -> dict[str, str | None]:
+        """An opaque version token per model of *models* (``None`` before any write). A model's
+        token is replaced in the same transaction as every write to its rows of this integration
+        (a writer's commit, ``mark_deleted``), so equal tokens mean unchanged rows — what caches
+        of derived data (embedded summaries, pages read ahead) check before answering."""
+
+    @abc.abstractmethod
+    def summaries(self, integration_id: str, model: str, ids: Sequence[str],
+                  fields: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Small embedded shapes by id (deleted rows included, unknown ids absent): for each
+        row ``{"id", "remote_id", *fields}``, where *fields* are top-level scalar fields of the
+        model read inside the database, without decoding whole records — e.g. the user summary
+        of a page of progressions."""
 
     @abc.abstractmethod
     def children(self, integration_id: str, model: str, ref_field: str, parent_ids: Sequence[str]) -> list[StoredRecord]:

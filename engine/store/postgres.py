@@ -40,6 +40,7 @@ class PostgresDialect(Dialect):
 
     types = Types(key='TEXT COLLATE "C"', text="TEXT", json="JSONB", ts="TIMESTAMPTZ", boolean="BOOLEAN")
     json_cast = "::jsonb"
+    json_as_text = "::text"
     placeholder = "%s"
 
     def ts_in(self, dt: datetime | None) -> datetime | None:
@@ -62,6 +63,9 @@ class PostgresDialect(Dialect):
 
     def json_text(self, column: str, name: str) -> tuple[str, list[Any]]:
         return f"({column} ->> ?::text)", [name]
+
+    def json_value(self, column: str, name: str) -> tuple[str, list[Any]]:
+        return f"({column} -> ?::text)", [name]
 
     def is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, pg_errors.UniqueViolation)
