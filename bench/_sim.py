@@ -8,7 +8,6 @@ simulator's own throughput.
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing as mp
 import os
 import signal

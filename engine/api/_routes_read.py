@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request

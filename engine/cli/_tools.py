@@ -16,7 +16,6 @@ from engine.errors import LmsyncError
 from engine.model_test import run_model_test
 from engine.passthrough import run_passthrough
 from engine.scope import run_scope_test
-from engine.store.base import Integration, Store
 from engine.sync import SyncEngine
 
 __all__ = ["passthrough", "scope_test", "test_model", "tool_services"]

@@ -20,7 +20,7 @@ from engine.store._dialect import Dialect
 from engine.store._query import RECORD_COLUMNS, build_query, check_model
 from engine.store._schema import migrations
 from engine.store._summaries import SummaryCache
-from engine.store._writer import SQLWriter
+from engine.store._writer import SQLWriter, pack_hashes
 from engine.store._webhooks import WebhookSQLMixin
 from engine.store.base import (
     ActionTask,
@@ -363,13 +363,22 @@ class SQLStore(WebhookSQLMixin, Store, abc.ABC):
         """A ``ModelWriter`` for one model of one integration (use it with ``with``)."""
         return SQLWriter(self, integration_id, model)
 
-    def _load_hashes(self, conn: Any, integration_id: str, model: str) -> dict[str, tuple[str, str, bool]]:
-        """``{id: (content_hash, raw_hash, deleted)}`` of the rows of one model, read on *conn*."""
+    def _load_hashes(self, conn: Any, integration_id: str, model: str) -> tuple[dict[str, bytes], set[str]]:
+        """The stored hashes of one model, read on *conn*: ``{id: packed}`` (see
+        ``_writer.pack_hashes``) and the ids marked deleted. Packed and streamed in batches:
+        a re-sync of 100,000 records holds them all while it compares (peak RSS)."""
         cur = conn.cursor()
+        hashes: dict[str, bytes] = {}
+        deleted: set[str] = set()
         try:
             cur.execute(self._q(f"SELECT id, content_hash, raw_hash, remote_deleted_at IS NOT NULL"
                                 f" FROM {check_model(model)} WHERE integration_id = ?"), [integration_id])
-            return {r[0]: (r[1], r[2], bool(r[3])) for r in cur.fetchall()}
+            while rows := cur.fetchmany(5000):
+                for rid, content_hash, raw_hash, gone in rows:
+                    hashes[rid] = pack_hashes(content_hash, raw_hash)
+                    if gone:
+                        deleted.add(rid)
+            return hashes, deleted
         finally:
             cur.close()
 

@@ -20,10 +20,23 @@ from engine.store.base import MappedRecord, ModelWriter, StoreError, WriteCounts
 if TYPE_CHECKING:
     from engine.store._sql import SQLStore
 
-__all__ = ["SQLWriter"]
+__all__ = ["SQLWriter", "pack_hashes"]
 
 _FLUSH_ROWS = 5000
 STAGE = "_lmsync_stage"
+
+
+def _digest(hex_hash: str) -> bytes:
+    try:
+        return bytes.fromhex(hex_hash)  # half the size of the text
+    except ValueError:  # not hex: kept as its text, compared the same way
+        return hex_hash.encode()
+
+
+def pack_hashes(content_hash: str, raw_hash: str) -> bytes:
+    """A stored row's two hashes as one bytes object (the content digest first): a re-sync
+    keeps one per record of the model in memory, a third of a tuple of two strings."""
+    return _digest(content_hash) + _digest(raw_hash)
 
 
 def stage_columns(model: str) -> tuple[str, ...]:
@@ -79,7 +92,8 @@ class SQLWriter(ModelWriter):
         self.model = model
         self._refs = ref_columns(model)
         self.seen_ids: set[str] = set()
-        self._existing: dict[str, tuple[str, str, bool]] = {}
+        self._existing: dict[str, bytes] = {}
+        self._deleted: set[str] = set()
         self._pending: list[tuple[Any, ...]] = []
         self._conn: Any = None
         self._staged = 0
@@ -92,7 +106,7 @@ class SQLWriter(ModelWriter):
             raise StoreError("a writer can be entered only once")
         self._conn = self._store._open_conn()
         try:
-            self._existing = self._store._load_hashes(self._conn, self.integration_id, self.model)
+            self._existing, self._deleted = self._store._load_hashes(self._conn, self.integration_id, self.model)
             self._store._create_stage(self._conn, self.model)
         except BaseException:
             self._store._close_conn(self._conn)
@@ -122,11 +136,11 @@ class SQLWriter(ModelWriter):
         if old is None:
             counts.created += 1
             return True
-        content_hash, raw_hash, deleted = old
-        if deleted or content_hash != rec.content_hash:
+        content = _digest(rec.content_hash)
+        if rec.id in self._deleted or old[:len(content)] != content:
             counts.updated += 1
             return True
-        if raw_hash != rec.raw_hash:
+        if old[len(content):] != _digest(rec.raw_hash):
             counts.updated += 1
             return False
         counts.unchanged += 1

@@ -4,7 +4,6 @@ an ``httpx.MockTransport`` standing in for a remote API (a fake connector plugin
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import httpx
 import pytest

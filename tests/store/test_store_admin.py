@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import stat
-from datetime import timezone
 
 import pytest
 
 from engine import config, secrets
-from engine.ids import random_id
 from engine.secrets import SecretBox, SecretError, generate_key
 from engine.store import ApiKey, Integration, NotFound, StoreError, open_store
 from engine.store._schema import SCHEMA_VERSION
