@@ -112,6 +112,17 @@ class SQLiteStore(SQLStore):
             finally:
                 cur.close()
 
+    def _load_hashes(self, conn: sqlite3.Connection, integration_id: str, model: str) -> tuple[dict[str, bytes], set[str]]:
+        # Scanned on a one-off connection with a small page cache: through the writer's own
+        # connection the scan would fill its 16 MiB cache just before the model's answer is
+        # parsed (a re-sync's peak RSS).
+        scan = self._open_conn()
+        try:
+            scan.execute("PRAGMA cache_size=-1024")
+            return super()._load_hashes(scan, integration_id, model)
+        finally:
+            scan.close()
+
     # --- writer staging --------------------------------------------------------------------
     def _create_stage(self, conn: sqlite3.Connection, model: str) -> None:
         # The staging table can hold a whole model (100,000 rows of JSON): keep it in a temp

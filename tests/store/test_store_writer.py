@@ -143,3 +143,18 @@ def test_nul_characters_and_unicode_are_storable(store, iid):
     row = all_rows(store, iid)["1"]
     assert row.fields["first_name"] in ("x\x00y\u00e9", "x\ufffdy\u00e9")  # jsonb has no NUL
     assert row.remote_data["src"]["bio"] in ("a\x00b \\u0000 \u00e9\u6f22", "a\ufffdb \\u0000 \u00e9\u6f22")
+
+
+@pytest.mark.parametrize("content, raw", [("abc", "xyz"), ("0f" * 16, "zz-not-hex")])
+def test_hashes_that_are_not_hex_still_classify(store, iid, content, raw):
+    from dataclasses import replace
+
+    base = rec(iid, "users", "1", first_name="a")
+    first = replace(base, content_hash=content, raw_hash=raw)
+    assert write(store, iid, "users", [first], at(0)).created == 1
+    assert write(store, iid, "users", [first], at(1)).unchanged == 1
+    raw_only = write(store, iid, "users", [replace(first, raw_hash=raw + "0")], at(2))
+    moved = write(store, iid, "users", [replace(first, content_hash=content + "1", fields={"first_name": "b"})], at(3))
+    assert (raw_only.updated, moved.updated) == (1, 1)
+    row = all_rows(store, iid)["1"]
+    assert row.changed_at == at(3) and row.fields["first_name"] == "b"
