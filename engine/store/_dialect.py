@@ -92,9 +92,5 @@ class Dialect(abc.ABC):
         """The top-level JSON member *name* of *column* as text: (sql, params)."""
 
     @abc.abstractmethod
-    def json_value(self, column: str, name: str) -> tuple[str, list[Any]]:
-        """The top-level JSON member *name* of *column* as its SQL/Python scalar: (sql, params)."""
-
-    @abc.abstractmethod
     def is_unique_violation(self, exc: BaseException) -> bool:
         """Whether *exc* is the driver's unique-constraint error."""

@@ -104,6 +104,9 @@ class SQLStore(WebhookSQLMixin, Store, abc.ABC):
     def _stage_rows(self, conn: Any, model: str, rows: list[tuple[Any, ...]]) -> None:
         """Append *rows* to the staging table on *conn*."""
 
+    def _after_bulk_write(self, conn: Any, model: str) -> None:
+        """Called on the writer's connection after a merge of many rows (a no-op by default)."""
+
     def _lock_key(self, cur: Any, key: str) -> None:
         """Serialise transactions on *key* (a no-op where write transactions are exclusive)."""
 
@@ -448,7 +451,7 @@ class SQLStore(WebhookSQLMixin, Store, abc.ABC):
         names = ("id", "remote_id", *fields)
         columns, params = ["t.id", "t.remote_id"], []
         for name in fields:
-            sql, p = self.dialect.json_value("t.data", name)
+            sql, p = self.dialect.json_text("t.data", name)
             columns.append(sql)
             params.extend(p)
         in_sql, in_params = self.dialect.in_list("t.id", ids)

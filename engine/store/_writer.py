@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["SQLWriter", "pack_hashes"]
 
 _FLUSH_ROWS = 5000
+_BULK_ROWS = 10_000  # a merge this large refreshes the planner's statistics (see _after_bulk_write)
 STAGE = "_lmsync_stage"
 
 
@@ -176,4 +177,6 @@ class SQLWriter(ModelWriter):
             cur.execute(upsert, [self.integration_id])
             cur.execute(raw_only, [self.integration_id])
             self._store._bump_version(cur, self.integration_id, self.model)
+        if self._staged >= _BULK_ROWS:
+            self._store._after_bulk_write(conn, self.model)
 

@@ -435,8 +435,8 @@ class Store(abc.ABC):
     def summaries(self, integration_id: str, model: str, ids: Sequence[str],
                   fields: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Small embedded shapes by id (deleted rows included, unknown ids absent): for each
-        row ``{"id", "remote_id", *fields}``, where *fields* are top-level scalar fields of the
-        model read inside the database, without decoding whole records — e.g. the user summary
+        row ``{"id", "remote_id", *fields}``, where *fields* are top-level text fields of the
+        model (read as text inside the database, without decoding whole records) — e.g. the user summary
         of a page of progressions."""
 
     @abc.abstractmethod

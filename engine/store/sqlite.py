@@ -29,10 +29,6 @@ from engine.store.base import StoreError
 __all__ = ["SQLiteStore"]
 
 
-def _json_path(name: str) -> str:
-    return '$."' + name.replace('"', '""') + '"'
-
-
 class SQLiteDialect(Dialect):
     """SQLite: ``?`` placeholders, JSON as text, timestamps as ISO text."""
 
@@ -59,10 +55,7 @@ class SQLiteDialect(Dialect):
         return f"{expr} IN (SELECT value FROM json_each(?))", [json.dumps(list(values))]
 
     def json_text(self, column: str, name: str) -> tuple[str, list[Any]]:
-        return f"CAST(json_extract({column}, ?) AS TEXT)", [_json_path(name)]
-
-    def json_value(self, column: str, name: str) -> tuple[str, list[Any]]:
-        return f"json_extract({column}, ?)", [_json_path(name)]
+        return f"CAST(json_extract({column}, ?) AS TEXT)", ['$."' + name.replace('"', '""') + '"']
 
     def is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.IntegrityError)

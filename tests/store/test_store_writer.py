@@ -158,3 +158,21 @@ def test_hashes_that_are_not_hex_still_classify(store, iid, content, raw):
     assert (raw_only.updated, moved.updated) == (1, 1)
     row = all_rows(store, iid)["1"]
     assert row.changed_at == at(3) and row.fields["first_name"] == "b"
+
+
+@pytest.mark.postgres
+def test_a_large_merge_refreshes_postgres_planner_statistics(store, iid, monkeypatch):
+    if store.kind != "postgres":
+        pytest.skip("planner statistics are a PostgreSQL matter")
+    from engine.store import _writer
+
+    def last_analyze():
+        rows = store._fetchall("SELECT last_analyze FROM pg_stat_user_tables WHERE schemaname = ? AND relname = ?",
+                               [store.schema, "rec_users"])
+        return rows[0][0] if rows else None
+
+    monkeypatch.setattr(_writer, "_BULK_ROWS", 50)
+    write(store, iid, "users", users(iid, 10), at(0))
+    assert last_analyze() is None  # a small merge leaves them to autovacuum
+    write(store, iid, "users", users(iid, 60), at(1))
+    assert last_analyze() is not None
