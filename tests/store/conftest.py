@@ -66,6 +66,14 @@ def store(request, tmp_path, box):
 
 
 @pytest.fixture
+def pg_store(request, tmp_path, box):
+    """A migrated PostgreSQL store in its own schema, for PostgreSQL-only behaviour."""
+    s = make_store("postgres", tmp_path, box, request)
+    yield s
+    s.close()
+
+
+@pytest.fixture
 def iid() -> str:
     """A fresh integration id."""
     return "moodle-" + random_id()

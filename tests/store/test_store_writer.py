@@ -161,10 +161,10 @@ def test_hashes_that_are_not_hex_still_classify(store, iid, content, raw):
 
 
 @pytest.mark.postgres
-def test_a_large_merge_refreshes_postgres_planner_statistics(store, iid, monkeypatch):
-    if store.kind != "postgres":
-        pytest.skip("planner statistics are a PostgreSQL matter")
+def test_a_large_merge_refreshes_postgres_planner_statistics(pg_store, iid, monkeypatch):
     from engine.store import _writer
+
+    store = pg_store
 
     def last_analyze():
         rows = store._fetchall("SELECT last_analyze FROM pg_stat_user_tables WHERE schemaname = ? AND relname = ?",
