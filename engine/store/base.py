@@ -436,8 +436,9 @@ class Store(abc.ABC):
                   fields: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Small embedded shapes by id (deleted rows included, unknown ids absent): for each
         row ``{"id", "remote_id", *fields}``, where *fields* are top-level text fields of the
-        model (read as text inside the database, without decoding whole records) — e.g. the user summary
-        of a page of progressions."""
+        model, read as text inside the database without decoding whole records — e.g. the user
+        summary of a page of progressions. The dicts are cached and shared between calls: do
+        not change them."""
 
     @abc.abstractmethod
     def children(self, integration_id: str, model: str, ref_field: str, parent_ids: Sequence[str]) -> list[StoredRecord]:
