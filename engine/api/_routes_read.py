@@ -59,9 +59,7 @@ def _build_query(iid: str, ep: ListEndpoint, p: ListParams) -> Query:
         raw_remote_data=True,  # passed on to the client as stored
     )
     if emails := _or_none(p.lists.get("work_emails")):
-        # the contract matches emails case-insensitively; the store compares exactly, so ask for
-        # the given spelling and its lower-case form (mappings store emails as the LMS has them)
-        q.field_in = {"work_email": list(dict.fromkeys([*emails, *(e.lower() for e in emails)]))}
+        q.field_in_lower = {"work_email": emails}  # "the format of the emails is case-insensitive"
     for param, ref in (("user_ids", "user_id"), ("course_ids", "course_id")):
         if values := _or_none(p.lists.get(param)):
             q.refs[ref] = values

@@ -63,11 +63,12 @@ def _add_refs(w: _Where, q: Query) -> None:
 
 def _add_fields(w: _Where, q: Query) -> None:
     info = MODELS[q.model]
-    for name, values in q.field_in.items():
+    lowered = {name: [str(v).lower() for v in values] for name, values in q.field_in_lower.items()}
+    for name, values, fold in [*((n, v, False) for n, v in q.field_in.items()), *((n, v, True) for n, v in lowered.items())]:
         if name not in info.fields:
             raise StoreError(f"{q.model} has no field {name!r}")
         expr, params = w.d.json_text("t.data", name)
-        sql, in_params = w.d.in_list(expr, [str(v) for v in values])
+        sql, in_params = w.d.in_list(f"LOWER({expr})" if fold else expr, [str(v) for v in values])
         w.add(sql, *params, *in_params)
 
 

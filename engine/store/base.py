@@ -247,6 +247,8 @@ class Query:
     include_deleted: bool = False
     refs: dict[str, Sequence[str]] = field(default_factory=dict)
     field_in: dict[str, Sequence[str]] = field(default_factory=dict)  # e.g. {"work_email": [...]}
+    #: like ``field_in``, compared case-insensitively (lower-cased on both sides; SQLite folds ASCII only)
+    field_in_lower: dict[str, Sequence[str]] = field(default_factory=dict)
     snapshot: datetime | None = None
     #: return ``remote_data`` as ``RawJSON`` (the stored text) instead of decoding it; for
     #: readers that only pass it on, such as the API

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from engine.ids import record_id
+from engine.store.base import Integration
 from schemas._loader import load_schema, validator_for
 
 from .conftest import A, C, T0, assert_error, mrec, response_validator, write
@@ -211,9 +212,15 @@ def _user_fields(n: int) -> dict:
             "remote_created_at": None, "custom_fields": None, "integration_fields": []}
 
 
+def _fresh_integration(env, name: str) -> str:
+    iid = f"moodle:{name}"
+    env.store.add_integration(Integration(iid, "moodle", "https://lms.example.com", {"token": "x"}, created_at=T0))
+    return iid
+
+
 def test_embedded_summaries_follow_a_rename_between_pages(env):
     """Summaries are kept between pages (``Store.summaries``); a rename must show at once."""
-    iid = C
+    iid = _fresh_integration(env, "EmbeddedSummaries000000000")
     u = mrec(iid, "users", "emb-u", {**_user_fields(1), "first_name": "Before"})
     course = mrec(iid, "courses", "emb-c", {"provider_id": None, "origin_id": None, "remote_created_at": None,
                                              "custom_fields": None, "integration_fields": []})
@@ -235,3 +242,12 @@ def test_embedded_summaries_follow_a_rename_between_pages(env):
     write(env.store, iid, "users", [mrec(iid, "users", "emb-u", {**_user_fields(1), "first_name": "After"})], now)
     write(env.store, iid, "course_revisions", [mrec(iid, "course_revisions", "emb-r", {**rev_fields, "title": "New title"})], now)
     assert embedded() == ("After", "New title", {"id": course.id, "remote_id": "emb-c"})
+
+
+def test_filter_work_emails_matches_a_stored_spelling_in_other_case(env):
+    iid = _fresh_integration(env, "MixedCaseEmails0000000000")
+    write(env.store, iid, "users", [mrec(iid, "users", "mixed-case", {**_user_fields(7), "work_email": "Mixed.Case@Example.COM"})],
+          datetime.now(timezone.utc))
+    with env.client(env.key_all, iid) as client:
+        got = client.get("/v1/lms/users", params={"work_emails": "mixed.case@example.com"}).json()["data"]["results"]
+    assert [u["remote_id"] for u in got] == ["mixed-case"]

@@ -114,6 +114,19 @@ def test_field_in(store, iid, graph):
         store.query(Query(iid, "users", field_in={"password": ["x"]}))
 
 
+def test_field_in_lower_ignores_case_on_both_sides(store, iid):
+    users = [rec(iid, "users", "a", work_email="Olivia.Muller@Example.COM"), rec(iid, "users", "b", work_email="bo@x.org"),
+             rec(iid, "users", "c", work_email=None)]
+    write(store, iid, "users", users, at(0))
+    a, b = users[0].id, users[1].id
+    assert ids_of(store, iid, "users", field_in_lower={"work_email": ["olivia.muller@example.com"]}) == {a}
+    assert ids_of(store, iid, "users", field_in_lower={"work_email": ["OLIVIA.MULLER@EXAMPLE.com", "BO@X.ORG"]}) == {a, b}
+    assert ids_of(store, iid, "users", field_in={"work_email": ["olivia.muller@example.com"]}) == set()  # exact
+    assert ids_of(store, iid, "users", field_in_lower={"work_email": ["olivia"]}) == set()
+    with pytest.raises(StoreError):
+        store.query(Query(iid, "users", field_in_lower={"password": ["x"]}))
+
+
 def test_ref_filters(store, iid, graph):
     u, p, r, c = graph["users"], graph["progs"], graph["revs"], graph["courses"]
     assert ids_of(store, iid, "course_progressions", refs={"user_id": [u[1].id]}) == {p[1].id, p[5].id, p[9].id}
