@@ -98,6 +98,11 @@ def _c_function_expression(node: dict, functions: Any) -> Fn:
     return lambda v: call(name, [a(v) for a in args])
 
 
+def _project(each_fn: Fn, elements: Any) -> list:
+    """*each_fn* of every element, results that are None left out (a projection's right side)."""
+    return [current for current in map(each_fn, elements) if current is not None]
+
+
 def _c_filter_projection(node: dict, functions: Any) -> Fn:
     base_fn, each_fn, cond_fn = (_compile(c, functions) for c in node["children"])
 
@@ -105,13 +110,7 @@ def _c_filter_projection(node: dict, functions: Any) -> Fn:
         base = base_fn(value)
         if not isinstance(base, list):
             return None
-        collected = []
-        for element in base:
-            if not _is_false(cond_fn(element)):
-                current = each_fn(element)
-                if current is not None:
-                    collected.append(current)
-        return collected
+        return _project(each_fn, (element for element in base if not _is_false(cond_fn(element))))
 
     return filtered
 
@@ -213,14 +212,7 @@ def _c_projection(node: dict, functions: Any) -> Fn:
 
     def project(value: Any) -> Any:
         base = base_fn(value)
-        if not isinstance(base, list):
-            return None
-        collected = []
-        for element in base:
-            current = each_fn(element)
-            if current is not None:
-                collected.append(current)
-        return collected
+        return _project(each_fn, base) if isinstance(base, list) else None
 
     return project
 
@@ -234,12 +226,7 @@ def _c_value_projection(node: dict, functions: Any) -> Fn:
             base = base.values()
         except AttributeError:
             return None
-        collected = []
-        for element in base:
-            current = each_fn(element)
-            if current is not None:
-                collected.append(current)
-        return collected
+        return _project(each_fn, base)
 
     return project
 
