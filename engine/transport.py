@@ -41,7 +41,7 @@ from engine.errors import (
 )
 from engine.store.base import Integration
 
-__all__ = ["NULL", "RetryPolicy", "Transport"]
+__all__ = ["NULL", "RetryPolicy", "Transport", "capped_backoff"]
 
 log = logging.getLogger("lmsync.transport")
 
@@ -54,6 +54,12 @@ class _Null:
 
 
 NULL = _Null()
+
+
+def capped_backoff(base_delay: float, max_delay: float, attempt: int) -> float:
+    """Exponential backoff after failed attempt number *attempt* (1-based): *base_delay*
+    doubled per attempt, at most *max_delay*."""
+    return min(max_delay, base_delay * 2 ** (attempt - 1))
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,7 @@ class Transport:
                 self._sleep(delay)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        delay = self._rng.uniform(0, min(self.policy.max_delay, self.policy.base_delay * 2 ** (attempt - 1)))
+        delay = self._rng.uniform(0, capped_backoff(self.policy.base_delay, self.policy.max_delay, attempt))
         if retry_after is not None:
             delay = max(delay, min(retry_after, self.policy.max_retry_after))
         return delay

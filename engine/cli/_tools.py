@@ -4,7 +4,8 @@ behind the same operations (``tool_services``)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -16,11 +17,26 @@ from engine.errors import LmsyncError
 from engine.model_test import run_model_test
 from engine.passthrough import run_passthrough
 from engine.scope import run_scope_test
+from engine.store.base import Integration
 from engine.sync import SyncEngine
 
 __all__ = ["passthrough", "scope_test", "test_model", "tool_services"]
 
 IntegrationOpt = typer.Option(None, "--integration", help="Integration id (default: the only one, or the embedded demo site).")
+
+T = TypeVar("T")
+
+
+def _on_target(store_url: str, integration: str | None, run: Callable[[SyncEngine, Integration], T], code: int = 1) -> T:
+    """*run* with a sync engine and the chosen integration; an lmsync error ends the command
+    with exit *code*."""
+    store = get_store(store_url)
+    engine = SyncEngine(store)
+    with chosen_integration(store, integration) as target:
+        try:
+            return run(engine, target)
+        except LmsyncError as exc:
+            raise fail(str(exc), code) from None
 
 
 def tool_services(engine: SyncEngine) -> dict[str, Any]:
@@ -53,14 +69,9 @@ def passthrough(
     as_json: bool = JsonOpt,
 ) -> None:
     """Call one remote function with the integration's credentials and print the raw answer."""
-    store = get_store(store_url)
-    engine = SyncEngine(store)
     data = dict(_param(p) for p in param)
-    with chosen_integration(store, integration) as target:
-        try:
-            result = run_passthrough(engine, target, {"method": "POST", "call": function, "data": data})
-        except LmsyncError as exc:
-            raise fail(str(exc)) from None
+    result = _on_target(store_url, integration,
+                        lambda engine, target: run_passthrough(engine, target, {"method": "POST", "call": function, "data": data}))
 
     def human(c: Console) -> None:
         c.print(f"{result['status']} {result['url']}", highlight=False, markup=False)
@@ -85,13 +96,7 @@ def _scope_table(report: dict[str, Any]) -> Table:
 
 def scope_test(integration: str = IntegrationOpt, store_url: str = StoreOpt, as_json: bool = JsonOpt) -> None:
     """Probe what the integration's credentials can read and write; print the setup checklist."""
-    store = get_store(store_url)
-    engine = SyncEngine(store)
-    with chosen_integration(store, integration) as target:
-        try:
-            report = run_scope_test(engine, target).as_dict()
-        except LmsyncError as exc:
-            raise fail(str(exc)) from None
+    report = _on_target(store_url, integration, lambda engine, target: run_scope_test(engine, target).as_dict())
 
     def human(c: Console) -> None:
         c.print(_scope_table(report))
@@ -113,13 +118,8 @@ def test_model(
     as_json: bool = JsonOpt,
 ) -> None:
     """Read one model on a small sample, map and validate it, store nothing, report each call."""
-    store = get_store(store_url)
-    engine = SyncEngine(store)
-    with chosen_integration(store, integration) as target:
-        try:
-            report = run_model_test(engine, target, model, pages=pages, parents=parents).as_dict()
-        except LmsyncError as exc:
-            raise fail(str(exc), 2) from None
+    report = _on_target(store_url, integration,
+                        lambda engine, target: run_model_test(engine, target, model, pages=pages, parents=parents).as_dict(), 2)
 
     def human(c: Console) -> None:
         for p in report["pages"]:

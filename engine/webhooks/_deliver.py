@@ -24,6 +24,7 @@ import httpx
 
 from engine.ids import random_id
 from engine.store.base import Integration, Store, SyncRun, WebhookDelivery, WebhookEndpoint
+from engine.transport import capped_backoff
 from engine.webhooks._payloads import data_changed_payload, sync_finished_payload
 from engine.webhooks._sign import EVENT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
@@ -56,7 +57,7 @@ class DeliveryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number *attempt* (1-based)."""
-        return min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return capped_backoff(self.base_delay, self.max_delay, attempt)
 
 
 def _events(integration: Integration, run: SyncRun, changed_models: list[str]) -> list[dict[str, Any]]:
