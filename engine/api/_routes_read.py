@@ -72,7 +72,7 @@ class _Page:
     next_after: str | None  # the last id, when there is a next page
 
 
-def _compose(store: Store, iid: str, ep: ListEndpoint, params: ListParams, q_hash: str,
+def _render_page(store: Store, iid: str, ep: ListEndpoint, params: ListParams, q_hash: str,
              after: str | None, snapshot: datetime) -> _Page:
     """One page after *after* (keyset) as of *snapshot*, rendered."""
     query = _build_query(iid, ep, params)
@@ -99,10 +99,10 @@ def _list_page(store: Store, ahead: ReadAhead | None, request: Request, ep: List
     ident = (key.key_id, iid, ep.path, q_hash, params.page_size, snapshot)
     page = ahead.take((*ident, after)) if ahead is not None and after is not None else None
     if page is None:
-        page = _compose(store, iid, ep, params, q_hash, after, snapshot)
+        page = _render_page(store, iid, ep, params, q_hash, after, snapshot)
     if ahead is not None and page.next_after is not None:
         ahead.submit((*ident, page.next_after), iid, ep.reads,
-                     functools.partial(_compose, store, iid, ep, params, q_hash, page.next_after, snapshot))
+                     functools.partial(_render_page, store, iid, ep, params, q_hash, page.next_after, snapshot))
     return page.body
 
 

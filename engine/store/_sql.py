@@ -414,26 +414,23 @@ class SQLStore(WebhookSQLMixin, Store, abc.ABC):
         tokens = dict(rows)
         return {m: tokens.get(m) for m in models}
 
-    def _record(self, row: Sequence[Any]) -> StoredRecord:
+    def _record(self, row: Sequence[Any], raw_remote_data: bool = False) -> StoredRecord:
         d = self.dialect
-        return StoredRecord(id=row[0], remote_id=row[1], fields=d.json_out(row[2]),
-                            remote_data=d.json_out(row[3]), changed_at=d.ts_out(row[4]),
-                            remote_deleted_at=d.ts_out(row[5]))
-
-    def _record_raw(self, row: Sequence[Any]) -> StoredRecord:
-        d = self.dialect
-        return StoredRecord(id=row[0], remote_id=row[1], fields=d.json_out(row[2]),
-                            remote_data=None if row[3] is None else RawJSON(row[3]),
+        remote = row[3]
+        if raw_remote_data:  # the column was selected as text (see ``Query.raw_remote_data``)
+            remote_data = None if remote is None else RawJSON(remote)
+        else:
+            remote_data = d.json_out(remote)
+        return StoredRecord(id=row[0], remote_id=row[1], fields=d.json_out(row[2]), remote_data=remote_data,
                             changed_at=d.ts_out(row[4]), remote_deleted_at=d.ts_out(row[5]))
 
     def query(self, q: Query) -> list[StoredRecord]:
         """One page ordered by id (see ``Query``)."""
         sql, params = build_query(self.dialect, q)
-        make = self._record_raw if q.raw_remote_data else self._record
         cur = self._conn().cursor()
         try:
             cur.execute(sql, params)
-            return [make(r) for r in cur.fetchall()]
+            return [self._record(r, q.raw_remote_data) for r in cur.fetchall()]
         finally:
             cur.close()
 
