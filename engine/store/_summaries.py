@@ -65,6 +65,6 @@ class SummaryCache:
         return found
 
     def clear(self) -> None:
-        """Forget everything (e.g. after rows were removed without a version change)."""
+        """Forget everything (frees the memory, e.g. when an integration is removed)."""
         with self._lock:
             self._entries.clear()
