@@ -11,6 +11,7 @@ import sys
 import uvicorn
 
 from engine.api import listening_socket
+from engine.api._server import server_config
 from engine.cli._sync import api_app
 from engine.store import open_store
 from engine.sync import SyncEngine
@@ -23,8 +24,10 @@ def main(store_url: str) -> None:
     app = api_app(store, SyncEngine(store))
     sock = listening_socket("127.0.0.1", 0)
     print(sock.getsockname()[1], flush=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(server_config(app, log_level="warning", access_log=False, lifespan="off")).run(sockets=[sock])
+    finally:
+        store.close()
 
 
 if __name__ == "__main__":

@@ -7,10 +7,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
-__all__ = ["data_dir", "database_url"]
+__all__ = ["data_dir", "database_url", "env_float", "lock_timing"]
 
 
 def data_dir() -> Path:
@@ -27,3 +28,35 @@ def database_url() -> str:
     if url:
         return url
     return "sqlite://" + (data_dir() / "lmsync.sqlite3").as_posix()  # sqlite:///abs/path
+
+
+def env_float(name: str, default: float, *, minimum: float = 0.0, maximum: float = math.inf) -> float:
+    """``$name`` as a number of seconds (or a count) in ``(minimum, maximum]``, else *default*
+    when unset; a value that is not a finite number in range is a ``ConfigError`` naming it."""
+    from engine.errors import ConfigError
+
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number; set e.g. {name}={default:g} or unset it") from None
+    if not math.isfinite(value) or value <= minimum or value > maximum:
+        bound = f"above {minimum:g}" + (f" and at most {maximum:g}" if math.isfinite(maximum) else "")
+        raise ConfigError(f"{name}={raw!r} is out of range: it must be {bound}")
+    return value
+
+
+def lock_timing(heartbeat_s: float | None = None, stale_after_s: float | None = None) -> tuple[float, float]:
+    """The run lock's heartbeat and takeover age: given values, else ``LMSYNC_HEARTBEAT_S``
+    (10) and ``LMSYNC_STALE_AFTER_S`` (60). The takeover age must be more than twice the
+    heartbeat, or a live run would be taken over between two beats."""
+    from engine.errors import ConfigError
+
+    beat = heartbeat_s if heartbeat_s is not None else env_float("LMSYNC_HEARTBEAT_S", 10.0)
+    stale = stale_after_s if stale_after_s is not None else env_float("LMSYNC_STALE_AFTER_S", 60.0)
+    if not (beat > 0 and stale > 2 * beat):
+        raise ConfigError(f"LMSYNC_STALE_AFTER_S ({stale:g} s) must be more than twice LMSYNC_HEARTBEAT_S ({beat:g} s), "
+                          "or a live sync would be taken over between two heartbeats")
+    return beat, stale

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 from typing import Any
 
-__all__ = ["DemoSite", "ConnectorInfo", "ScopeEntry", "ScopeReport", "SCOPE_STATES"]
+from engine.errors import LmsyncError
+
+__all__ = ["DemoSite", "ConnectorInfo", "ScopeEntry", "ScopeReport", "SCOPE_STATES", "ENGINE_SETTINGS",
+           "SettingsError", "check_settings", "parse_setting", "setting_types"]
+
+# settings the engine itself keeps on an integration, whatever its connector
+ENGINE_SETTINGS: dict[str, dict[str, Any]] = {
+    "demo": {"type": "boolean", "description": "set by `lmsync demo` on the embedded simulator's integration"},
+}
+
+
+class SettingsError(LmsyncError):
+    """A connector setting is unknown or has a value of the wrong type."""
 
 SCOPE_STATES = ("OK", "DEGRADED", "FORBIDDEN", "MISSING")
 
@@ -14,13 +28,20 @@ SCOPE_STATES = ("OK", "DEGRADED", "FORBIDDEN", "MISSING")
 @dataclass(frozen=True)
 class ConnectorInfo:
     """One connector: its name (the prefix of integration ids), a label, where its mapping
-    specs live (a directory of ``*.yaml``), the credential names it needs and default settings."""
+    specs live (a directory of ``*.yaml``), the credential names it needs and default settings.
+
+    ``settings_schema`` is a JSON Schema (an object with ``properties``) of the settings the
+    connector reads; ``None`` accepts any. ``normalize_url`` turns what a user pastes (e.g. a
+    page of the site) into the base URL the connector wants, returning ``(url, note)`` where
+    *note* says what was changed (empty if nothing), or raises ``ValueError`` saying what is wrong."""
 
     name: str
     label: str
     mappings: Traversable
     credential_names: tuple[str, ...] = ("token",)
     default_settings: dict[str, Any] = field(default_factory=dict)
+    settings_schema: dict[str, Any] | None = None
+    normalize_url: Callable[[str], tuple[str, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -68,3 +89,60 @@ class ScopeReport:
             "checklist": self.checklist,
             "remote_info": self.remote_info,
         }
+
+
+def setting_types(info: ConnectorInfo) -> dict[str, dict[str, Any]]:
+    """``{name: property schema}`` of every setting *info* accepts (plus ``ENGINE_SETTINGS``)."""
+    props = dict((info.settings_schema or {}).get("properties", {}))
+    return {**props, **ENGINE_SETTINGS}
+
+
+def _unknown(info: ConnectorInfo, key: str, valid: dict[str, Any]) -> SettingsError:
+    names = [k for k in valid if k not in ENGINE_SETTINGS]
+    close = difflib.get_close_matches(key, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return SettingsError(f"unknown setting {key!r} for the {info.name} connector{hint} valid: {', '.join(names) or 'none'}")
+
+
+def parse_setting(info: ConnectorInfo, key: str, raw: str) -> Any:
+    """The value of ``--setting key=raw`` typed by *info*'s schema (integer, number, boolean,
+    string); raises ``SettingsError`` for an unknown key or a value of the wrong type."""
+    valid = setting_types(info)
+    if info.settings_schema is None and key not in valid:
+        return int(raw) if raw.lstrip("-").isdigit() else raw
+    if key not in valid:
+        raise _unknown(info, key, valid)
+    kind = valid[key].get("type", "string")
+    try:
+        if kind == "integer":
+            return int(raw)
+        if kind == "number":
+            return float(raw)
+        if kind == "boolean":
+            lowered = raw.strip().lower()
+            if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(raw)
+            return lowered in ("true", "1", "yes")
+    except ValueError:
+        raise SettingsError(f"setting {key}={raw!r}: expected {'an' if kind == 'integer' else 'a'} {kind}") from None
+    return raw
+
+
+def check_settings(info: ConnectorInfo, settings: dict[str, Any]) -> dict[str, Any]:
+    """*settings* checked against *info*'s ``settings_schema`` (already typed values, e.g. from
+    JSON); returns them unchanged, or raises ``SettingsError`` naming the first bad setting,
+    with the valid names for an unknown one."""
+    import jsonschema  # imported here: only admin paths check settings
+
+    valid = setting_types(info)
+    if info.settings_schema is None:
+        return dict(settings)
+    for key in settings:
+        if key not in valid:
+            raise _unknown(info, key, valid)
+    schema = {"type": "object", "properties": valid}
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(settings))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path) or "settings"
+        raise SettingsError(f"setting {where}={error.instance!r}: {error.message}")
+    return dict(settings)

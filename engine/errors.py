@@ -24,7 +24,8 @@
     │   ├── ActionInputInvalid     the caller's input is wrong (nothing was written)
     │   │   └── ActionRecordNotFound   an id in the input names no known record
     │   └── ActionNotAvailable     the connector does not implement the action
-    └── SyncError                  a sync run could not start or finish
+    ├── SyncError                  a sync run could not start or finish
+    └── ConfigError                a setting or a file lmsync needs is missing or broken (names it)
 
 Messages never contain credentials: transports redact them before raising.
 """
@@ -57,6 +58,7 @@ __all__ = [
     "ActionRecordNotFound",
     "ActionNotAvailable",
     "SyncError",
+    "ConfigError",
 ]
 
 
@@ -200,3 +202,8 @@ class ActionNotAvailable(ActionError):
 
 class SyncError(LmsyncError):
     """A sync run could not start or complete."""
+
+
+class ConfigError(LmsyncError):
+    """A setting or file lmsync needs (secret key, schema file, ...) is missing or broken; the
+    message names it."""

@@ -69,12 +69,14 @@ def lmsync_cli_commands(app: typer.Typer) -> None:
 
 
 @hookspec(firstresult=True)
-def lmsync_demo_site(connector: str | None) -> AbstractContextManager[DemoSite] | None:
+def lmsync_demo_site(connector: str | None, port: int) -> AbstractContextManager[DemoSite] | None:
     """Called by ``lmsync demo`` and by ``lmsync sync`` when no integration exists yet.
 
     Return a context manager that starts a local stand-in of the remote system (a simulator)
-    and yields a ``DemoSite`` (connector, base URL, credentials) until it exits; ``None`` if
-    you have none or *connector* names another connector."""
+    listening on loopback *port* (0: any free port; the caller passes the port the demo
+    integration used before, so URLs inside records stay the same) and yields a ``DemoSite``
+    (connector, base URL, credentials) until it exits; ``None`` if you have none or
+    *connector* names another connector. Raise ``OSError`` if *port* is taken."""
 
 
 # --- 2. transport ----------------------------------------------------------------------------

@@ -6,21 +6,26 @@ once in ``RecordMapper.__init__``; ``map()`` does only per-record work.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import jmespath.exceptions
 
 from engine.errors import RecordError
 from engine.ids import record_id
-from engine.runner import RunContext, iter_enriched
-from engine.spec import Join, Spec
-from engine.store.base import MappedRecord
+from engine.runner import INCOMPLETE, RunContext, iter_enriched
+from engine.spec import Join, Lookup, Spec
+from engine.store.base import MappedRecord, StoredRecord
 from schemas._loader import fast_model_check, model_validator
 
-__all__ = ["RecordMapper", "canonical_hash", "iter_mapped"]
+__all__ = ["RecordMapper", "StoredReader", "canonical_hash", "iter_mapped"]
+
+#: Reads stored records by lmsync id (``Store.get_many`` of one integration and model).
+StoredReader = Callable[[Sequence[str]], dict[str, StoredRecord]]
+_KEEP_BATCH = 256
 
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
 
@@ -55,7 +60,8 @@ class RecordMapper:
         self.source_key = ctx.call_of(spec.source)
         self.integration_info = ctx.integration_info
         fan = spec.source.fan_out
-        self.injected = {"_integration", *((fan.as_,) if fan and fan.as_ else ())}
+        self.injected = {"_integration", INCOMPLETE, *((fan.as_,) if fan and fan.as_ else ())}
+        self.feeds = {step.name: step.feeds for step in spec.enrich if isinstance(step, Lookup)}
         self.extra_keys: list[tuple[str, str]] = []  # (attached name, remote_data key)
         for step in spec.enrich:
             self.injected.add(step.name)
@@ -103,6 +109,28 @@ class RecordMapper:
             raw_hash=raw_hash,
         )
 
+    def keep_stored(self, raw: dict[str, Any], rec: MappedRecord, old: StoredRecord | None) -> MappedRecord:
+        """*rec* for a record some of whose look-ups failed with an ignored error: absence of
+        data is not a change. The look-up's stored answer (in *old*'s remote_data) stands in and
+        the fields are mapped again, so fresh data still decides where it does (a suspension);
+        without a stored answer, the fields the look-up feeds keep their stored values."""
+        if old is None:
+            return rec
+        names = raw.get(INCOMPLETE) or []
+        keys = dict(self.extra_keys)
+        prior = {n: (old.remote_data or {}).get(keys[n]) for n in names}
+        if any(v is not None for v in prior.values()):
+            raw.update({n: v for n, v in prior.items() if v is not None})
+            try:
+                rec = self.map(raw)
+            except RecordError:  # the stored answer no longer maps: keep the stored fields
+                raw.update(dict.fromkeys(prior))
+        kept = {f for n in names if raw.get(n) is None for f in self.feeds.get(n, ()) if f in old.fields}
+        if not kept:
+            return rec
+        fields = {**rec.fields, **{f: old.fields[f] for f in kept}}
+        return dataclasses.replace(rec, fields=fields, content_hash=canonical_hash(fields))
+
     def _remote_data(self, raw: dict[str, Any]) -> tuple[dict[str, Any], str]:
         """The record's ``remote_data`` (secrets redacted) and its canonical hash (encoded once)."""
         own = {k: v for k, v in raw.items() if k not in self.injected}
@@ -119,17 +147,45 @@ class RecordMapper:
         return data, _digest(text)
 
 
-def iter_mapped(ctx: RunContext, spec: Spec, integration_id: str, secrets: Iterable[str] = ()) -> Iterator[MappedRecord | RecordError]:
-    """Every record of *spec*, mapped; invalid ones are yielded as ``RecordError`` (never
-    dropped silently). A remote id seen twice in one stream is yielded once, with a warning."""
-    mapper = RecordMapper(spec, ctx, integration_id, secrets)
-    seen: set[str] = set()
-    duplicates = 0
-    for raw in iter_enriched(ctx, spec):
+def _mapped(mapper: RecordMapper, raws: Iterable[dict[str, Any]], stored: StoredReader | None) -> Iterator[MappedRecord | RecordError]:
+    """Map *raws*; records with an ignored look-up error are held in small batches and given
+    their stored values (``RecordMapper.keep_stored``) when *stored* can read them."""
+    held: list[tuple[dict[str, Any], MappedRecord]] = []
+    for raw in raws:
         try:
             rec = mapper.map(raw)
         except RecordError as exc:
             yield exc
+            continue
+        if stored is None or not raw.get(INCOMPLETE):
+            yield rec
+            continue
+        held.append((raw, rec))
+        if len(held) >= _KEEP_BATCH:
+            yield from _release(mapper, held, stored)
+            held = []
+    yield from _release(mapper, held, stored)
+
+
+def _release(mapper: RecordMapper, held: list[tuple[dict[str, Any], MappedRecord]], stored: StoredReader) -> Iterator[MappedRecord]:
+    old = stored([rec.id for _, rec in held]) if held else {}
+    for raw, rec in held:
+        yield mapper.keep_stored(raw, rec, old.get(rec.id))
+
+
+def iter_mapped(ctx: RunContext, spec: Spec, integration_id: str, secrets: Iterable[str] = (),
+                stored: StoredReader | None = None) -> Iterator[MappedRecord | RecordError]:
+    """Every record of *spec*, mapped; invalid ones are yielded as ``RecordError`` (never
+    dropped silently). A remote id seen twice in one stream is yielded once, with a warning.
+
+    *stored* reads the stored records: with it, a record whose look-up failed with an ignored
+    error keeps what is stored for the fields that look-up feeds (``RecordMapper.keep_stored``)."""
+    mapper = RecordMapper(spec, ctx, integration_id, secrets)
+    seen: set[str] = set()
+    duplicates = 0
+    for rec in _mapped(mapper, iter_enriched(ctx, spec), stored):
+        if isinstance(rec, RecordError):
+            yield rec
             continue
         if rec.id in seen:
             duplicates += 1

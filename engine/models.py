@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["ModelInfo", "MODELS", "MODEL_ORDER", "get_model", "UnknownModelError"]
+__all__ = ["ModelInfo", "MODELS", "MODEL_ORDER", "REGRESSIONS", "get_model", "UnknownModelError"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,12 @@ MODEL_ORDER: tuple[str, ...] = (
     "revision_skills",
     "course_progressions",
 )
+
+#: Field transitions that count as a regression for the guard (``engine.guard``):
+#: ``{model: {field: [(stored value, new value or "*")]}}``.
+REGRESSIONS: dict[str, dict[str, list[tuple[str, str]]]] = {
+    "course_progressions": {"status": [("COMPLETED", "*"), ("DROPPED", "ENROLLED")]},
+}
 
 
 class UnknownModelError(KeyError):

@@ -10,6 +10,11 @@ Pagination stop rule: a stream stops after an empty page, and additionally after
 (``stop: total``). Loop guard: a page identical to an earlier one of the same stream (same
 length, first and last record) raises ``PaginationError`` before any of its records is
 yielded; so does needing more than ``max_pages`` pages.
+
+Answer shapes: every answer goes through its stream's (or look-up's) ``Expect`` inside the
+transport's retry loop, so a wrong shape (``{}``, ``null``, ``[]`` where ``{"users": [...]}``
+belongs) is a retried ``BadResponse`` and then a failed run, never zero records. A look-up
+error the spec ignores marks the record ``INCOMPLETE`` for that look-up (see ``engine.mapper``).
 """
 
 from __future__ import annotations
@@ -27,9 +32,13 @@ from typing import Any
 from engine.errors import BadResponse, PaginationError, RemoteError
 from engine.spec import FanOut, Join, Lookup, Spec, SpecSet, Stream
 
-__all__ = ["RunContext", "iter_stream", "iter_enriched", "window_map"]
+__all__ = ["INCOMPLETE", "RunContext", "iter_stream", "iter_enriched", "window_map"]
 
 _END = object()
+_IGNORED = object()
+#: Key of an enriched record listing the look-ups whose error the spec ignored for it: the
+#: fields those look-ups feed keep their stored values (``engine.mapper``).
+INCOMPLETE = "_incomplete"
 
 
 @dataclass
@@ -49,6 +58,9 @@ class RunContext:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     warnings: list[str] = field(default_factory=list)
     parent_override: dict[str, list[Any]] = field(default_factory=dict)  # model → parents, already projected
+    # call(name, params, accept): ``accept`` checks the answer's shape inside the transport's
+    # retry loop (a BadResponse is retried); without it the answer is checked once
+    call_accepting: Callable[[str, dict[str, Any], Callable[[Any], Any]], Any] | None = None
 
     def warn(self, message: str) -> None:
         """Record a run warning (thread-safe)."""
@@ -124,6 +136,13 @@ class RunContext:
                 whole = whole or stream.from_ == model
         return keeps, whole
 
+    def fetch(self, name: str, params: dict[str, Any], accept: Callable[[Any], Any]) -> Any:
+        """``accept(answer)`` of one call (its records or result); shape errors are retried
+        like other ``BadResponse`` when the context has ``call_accepting``."""
+        if self.call_accepting is not None:
+            return self.call_accepting(name, params, accept)
+        return accept(self.call(name, params))
+
     def call_of(self, stream: Stream) -> str:
         """The remote function a stream's records came from (following ``from``)."""
         while stream.from_:
@@ -134,18 +153,15 @@ class RunContext:
 
 
 def _extract(stream: Stream, response: Any) -> list[dict[str, Any]]:
-    records = stream.records(response)
-    if records is None:
-        return []
-    if not isinstance(records, list):
-        raise BadResponse(
-            f"{stream.where}: records expression {stream.records.source!r} gave {type(records).__name__}, expected a list",
-            call=stream.call,
-        )
-    for rec in records:
-        if not isinstance(rec, dict):
-            raise BadResponse(f"{stream.where}: a record is {type(rec).__name__}, expected an object", call=stream.call)
-    return records
+    """The records of one answer; ``BadResponse`` if its shape is not the expected one."""
+    return stream.expect.take(stream.call, response)
+
+
+def _accepting(stream: Stream, pairs: bool = False) -> Callable[[Any], Any]:
+    """The shape check of *stream*'s answers; with *pairs*, ``(answer, records)``."""
+    if pairs:
+        return lambda response: (response, _extract(stream, response))
+    return functools.partial(_extract, stream)
 
 
 def _page_digest(records: list[dict[str, Any]]) -> str:
@@ -160,7 +176,7 @@ def _paged(ctx: RunContext, stream: Stream, parent: Any, params=None) -> Iterato
     if pag.type == "none":
         # One answer may hold a whole table (every user): hand its records over one at a time
         # from a private copy of the list, so each is freed once consumed, not at the end.
-        pending = list(_extract(stream, ctx.call(stream.call, template.render(context))))
+        pending = list(ctx.fetch(stream.call, template.render(context), _accepting(stream)))
         pending.reverse()
         while pending:
             yield pending.pop()
@@ -171,8 +187,7 @@ def _paged(ctx: RunContext, stream: Stream, parent: Any, params=None) -> Iterato
     seen: set[str] = set()
     while True:
         context["page"] = {"offset": offset, "limit": pag.limit, "number": number}
-        response = ctx.call(stream.call, template.render(context))
-        records = _extract(stream, response)
+        response, records = ctx.fetch(stream.call, template.render(context), _accepting(stream, pairs=True))
         pages += 1
         if records:
             digest = _page_digest(records)
@@ -279,10 +294,10 @@ def _fan_out(ctx: RunContext, stream: Stream, fan: FanOut, params) -> Iterator[d
 def _lookup_call(ctx: RunContext, step: Lookup, record: dict[str, Any]) -> Any:
     params = step.params.render({"record": record, "settings": ctx.settings, "since": ctx.since})
     try:
-        return step.result(ctx.call(step.call, params))
+        return ctx.fetch(step.call, params, functools.partial(step.expect.take, step.call))
     except RemoteError as exc:
         if exc.code in step.ignore_errors:
-            return None
+            return _IGNORED
         raise
 
 
@@ -317,5 +332,8 @@ def _with_lookup(ctx: RunContext, step: Lookup, records: Iterator[dict[str, Any]
     is made (a record that needs none gets None); *window* bounds the read-ahead."""
     call = functools.partial(_lookup_call, ctx, step)
     for rec, result in window_map(call, records, step.concurrency, when=step.when, window=window):
+        if result is _IGNORED:
+            result = None
+            rec.setdefault(INCOMPLETE, []).append(step.name)
         rec[step.name] = result
         yield rec

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from engine.config import lock_timing
 from engine.store.base import Integration, Store
 
 __all__ = ["Intervals", "due_syncs", "Scheduler"]
@@ -62,7 +63,7 @@ def _newest(*values: datetime | None) -> datetime | None:
 
 def _live_running(store: Store, latest: dict, now: datetime) -> set[str]:
     """Integrations with a running run whose heartbeat is fresh (a stale one will be taken over)."""
-    stale_after = timedelta(seconds=float(os.environ.get("LMSYNC_STALE_AFTER_S", 60)))
+    stale_after = timedelta(seconds=lock_timing()[1])
     live = set()
     for iid in {iid for (iid, _kind, status) in latest if status == "running"}:
         for run in store.list_runs(iid, limit=5):

@@ -18,6 +18,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 
 from engine import config
+from engine.errors import ConfigError
 
 __all__ = ["SecretBox", "SecretError", "default_box", "generate_key", "load_key"]
 
@@ -53,11 +54,18 @@ def load_key() -> str:
     return _read_or_create_key_file(config.data_dir() / _KEY_FILE)
 
 
+def _key_source() -> str:
+    return f"${_KEY_ENV}" if os.environ.get(_KEY_ENV) else str(config.data_dir() / _KEY_FILE)
+
+
 class SecretBox:
     """Encrypts and decrypts small JSON values with one Fernet key."""
 
     def __init__(self, key: str | bytes) -> None:
-        self._fernet = Fernet(key.encode() if isinstance(key, str) else key)
+        try:
+            self._fernet = Fernet(key.encode() if isinstance(key, str) else key)
+        except (ValueError, TypeError):
+            raise ConfigError("the secret key is not a valid Fernet key (32 url-safe base64-encoded bytes)") from None
 
     def __repr__(self) -> str:
         return "SecretBox(<key hidden>)"
@@ -84,5 +92,8 @@ def default_box() -> SecretBox:
     where = (os.environ.get(_KEY_ENV), str(config.data_dir()))
     with _default_lock:
         if where not in _boxes:
-            _boxes[where] = SecretBox(load_key())
+            try:
+                _boxes[where] = SecretBox(load_key())
+            except (ConfigError, OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{_key_source()}: cannot load the secret key: {exc}") from None
         return _boxes[where]

@@ -7,6 +7,7 @@ Rules (see ``engine.store.base`` for the storage side):
 * Models run in ``engine.models.MODEL_ORDER``. Each model is written in one transaction that
   commits only after its whole stream was read; a failure rolls that model back.
 * Deletions are marked only after a FULL run in which every model succeeded.
+  Mass deletions and status regressions are held instead (``engine.guard``).
 * DELTA runs read with the spec's ``delta`` params where it has them, otherwise a full read;
   their changes are applied, never deletions.
 * An invalid record is counted and reported (field, value, remote id), never stored; its id
@@ -15,6 +16,8 @@ Rules (see ``engine.store.base`` for the storage side):
 
 from __future__ import annotations
 
+import difflib
+import functools
 import logging
 import os
 import threading
@@ -28,13 +31,15 @@ import httpx
 import pluggy
 
 from engine.errors import LmsyncError, RecordError, SyncError
+from engine.guard import RegressionFilter, apply_deletions
 from engine.ids import record_id
 from engine.mapper import iter_mapped
 from engine.plugins import connectors, get_plugin_manager
 from engine.runner import RunContext
 from engine.spec import SpecSet, function_set, load_specs
-from engine.store.base import Integration, MappedRecord, Store, StoredRecord, SyncRun, WriteCounts
+from engine.store.base import Integration, MappedRecord, RunFenced, Store, StoredRecord, SyncRun, WriteCounts
 from engine.transport import RetryPolicy, Transport
+from engine.config import lock_timing
 
 __all__ = ["SyncEngine", "ModelProgress", "now_utc"]
 
@@ -57,22 +62,36 @@ class ModelProgress:
     invalid: int = 0
     calls: int = 0
     done: bool = False
+    read: int = 0  # records read so far (valid or not; ``records`` counts the stored ones)
     stats: dict[str, Any] = field(default_factory=dict)
 
 
 class _Heartbeat:
-    """Keeps the run's lock fresh from a background thread while the run works."""
+    """Keeps the run's lock fresh from a background thread while the run works, and notices
+    when the run lost the lock (taken over after a pause longer than the stale limit): then
+    ``check`` raises ``RunFenced`` so the run stops before its next batch. Writes are fenced
+    in the store as well; this only stops the reading early."""
 
     def __init__(self, store: Store, run_id: str, every: float = 15.0) -> None:
         self._stop = threading.Event()
+        self.lost = threading.Event()
+        self.run_id = run_id
         self._thread = threading.Thread(target=self._beat, args=(store, run_id, every), daemon=True, name="lmsync-heartbeat")
 
     def _beat(self, store: Store, run_id: str, every: float) -> None:
         while not self._stop.wait(every):
             try:
-                store.heartbeat(run_id, now_utc())
+                if not store.heartbeat(run_id, now_utc()):
+                    self.lost.set()
+                    log.warning("run %s lost its lock (taken over); it stops without writing", run_id)
+                    return
             except Exception:  # noqa: BLE001 - a missed beat must not kill the run
                 log.warning("heartbeat of run %s failed", run_id, exc_info=True)
+
+    def check(self) -> None:
+        """Raise ``RunFenced`` if the run lost its lock."""
+        if self.lost.is_set():
+            raise RunFenced(self.run_id, "taken over")
 
     def __enter__(self) -> "_Heartbeat":
         self._thread.start()
@@ -81,6 +100,46 @@ class _Heartbeat:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+
+class _Ticker:
+    """Calls *tick* every *every* seconds from a background thread while the block runs, so
+    progress shows live calls during look-ups and joins that yield nothing for minutes."""
+
+    def __init__(self, tick: Callable[[], None], enabled: bool = True, every: float = 0.5) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(tick, every), daemon=True, name="lmsync-progress") if enabled else None
+
+    def _run(self, tick: Callable[[], None], every: float) -> None:
+        while not self._stop.wait(every):
+            try:
+                tick()
+            except Exception:  # noqa: BLE001 - a display failure must not kill the run
+                log.debug("progress callback failed", exc_info=True)
+
+    def __enter__(self) -> "_Ticker":
+        if self._thread:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+
+def _checked_models(models: Iterable[str] | None, specset: SpecSet) -> list[str] | None:
+    """*models* as a list; a name without a spec raises ``SyncError`` with the list and a guess."""
+    if models is None:
+        return None
+    models = list(models)
+    unknown = [m for m in models if m not in specset.specs]
+    if unknown:
+        known = sorted(specset.specs)
+        guesses = [g for m in unknown for g in difflib.get_close_matches(m, known, n=1)]
+        hint = f"; did you mean {', '.join(guesses)}?" if guesses else ""
+        raise SyncError(f"unknown model {', '.join(map(repr, unknown))}{hint} (models: {', '.join(known)})")
+    return models
 
 
 class SyncEngine:
@@ -107,8 +166,8 @@ class SyncEngine:
         self.max_concurrency = max_concurrency
         # A run whose heartbeat is older than stale_after_s belongs to a dead process (killed,
         # machine lost): the next sync takes over. Keep it well above heartbeat_s.
-        self.heartbeat_s = heartbeat_s or float(os.environ.get("LMSYNC_HEARTBEAT_S", 10))
-        self.stale_after_s = stale_after_s or float(os.environ.get("LMSYNC_STALE_AFTER_S", 60))
+        self.heartbeat_s, self.stale_after_s = lock_timing(heartbeat_s, stale_after_s)
+        self.progress_every_s = 0.5  # on_progress is also called this often while a model runs
 
     # --- building blocks (also used by actions, scope tests and per-model tests) ----------
     def specset(self, connector: str) -> SpecSet:
@@ -131,6 +190,7 @@ class SyncEngine:
         return RunContext(
             specset=self.specset(integration.connector),
             call=transport.call,
+            call_accepting=transport.call,
             settings=settings,
             integration_info={"id": integration.id, "base_url": integration.base_url.rstrip("/"), "settings": settings},
             since=since,
@@ -159,33 +219,53 @@ class SyncEngine:
         if integration is None:
             raise SyncError(f"no integration {integration_id!r}")
         specset = self.specset(integration.connector)
-        wanted = specset.order(models)
+        wanted = specset.order(_checked_models(models, specset))
         since = self._last_success(integration_id) if kind == "DELTA" else None
-        run = self.store.start_run(integration_id, kind, now_utc(), stale_after_s=self.stale_after_s, run_id=run_id)
-        self.pm.hook.lmsync_sync_started(integration=integration, run=run)
         transport = self.transport(integration)
-        changed: list[str] = []
         try:
-            with _Heartbeat(self.store, run.id, self.heartbeat_s):
+            run = self.store.start_run(integration_id, kind, now_utc(), stale_after_s=self.stale_after_s, run_id=run_id)
+        except BaseException:
+            transport.close()
+            raise
+        changed: list[str] = []
+        try:  # from the lock on, everything (even a Ctrl-C) ends in finish_run
+            self.pm.hook.lmsync_sync_started(integration=integration, run=run)
+            with _Heartbeat(self.store, run.id, self.heartbeat_s) as beat:
                 ctx = self.context(integration, transport, kind=kind, since=since)
-                seen = {m: self._sync_model(integration, ctx, m, run, transport, on_progress) for m in wanted}
+                seen = {m: self._sync_model(integration, ctx, m, run, transport, on_progress, beat) for m in wanted}
                 if kind == "FULL":
-                    for model, ids in seen.items():
-                        deleted = self.store.mark_deleted(integration_id, model, ids, now_utc())
-                        run.stats[model]["deleted"] = deleted
+                    apply_deletions(self.store, integration, run, seen, now_utc())
             run.warnings.extend(ctx.warnings)
             run.status = "succeeded"
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the run
             run.status = "failed"
             run.error = transport.redact(f"{exc.__class__.__name__}: {exc}")
             log.warning("sync %s of %s failed: %s", run.id, integration_id, run.error)
+        except BaseException as exc:  # Ctrl-C, SIGTERM (as SystemExit): record, release the lock, re-raise
+            run.status = "cancelled"
+            run.error = f"cancelled ({exc.__class__.__name__})"
+            raise
         finally:
             transport.close()
             run.finished_at = now_utc()
             changed = [m for m, s in run.stats.items() if s.get("created") or s.get("updated") or s.get("deleted")]
-            self.store.finish_run(run)
-            self.pm.hook.lmsync_sync_finished(integration=integration, run=run, changed_models=changed, store=self.store)
+            if self._finish(run):
+                self.pm.hook.lmsync_sync_finished(integration=integration, run=run, changed_models=changed, store=self.store)
         return run
+
+    def _finish(self, run: SyncRun) -> bool:
+        """Store the run's outcome; False if it lost its lock meanwhile (the taker's record of
+        it — failed, abandoned — stays, and *run* is set to match: nothing it did was kept
+        after the takeover, so nothing is reported as changed)."""
+        try:
+            self.store.finish_run(run)
+            return True
+        except RunFenced as exc:
+            log.warning("%s", exc)
+            stored = self.store.get_run(run.id)
+            run.status = stored.status if stored else "failed"
+            run.error = (stored.error if stored else None) or str(exc)
+            return False
 
     def refresh(self, integration: Integration, model: str, remote_ids: Iterable[str], parents: dict[str, list[Any]] | None = None,
                 transport: Transport | None = None) -> list[StoredRecord]:
@@ -206,7 +286,8 @@ class SyncEngine:
             secrets = list(integration.credentials.values())
             keep = set(wanted)
             found: list[MappedRecord] = []
-            for item in iter_mapped(ctx, ctx.specset.specs[model], integration.id, secrets):
+            stored = functools.partial(self.store.get_many, integration.id, model)
+            for item in iter_mapped(ctx, ctx.specset.specs[model], integration.id, secrets, stored):
                 if isinstance(item, RecordError):
                     if item.remote_id in keep:
                         raise item
@@ -236,6 +317,7 @@ class SyncEngine:
         run: SyncRun,
         transport: Transport,
         on_progress: Callable[[ModelProgress], None] | None,
+        beat: _Heartbeat | None = None,
     ) -> set[str]:
         spec = ctx.specset.specs[model]
         started = time.perf_counter()
@@ -245,9 +327,15 @@ class SyncEngine:
         counts = WriteCounts()
         invalid_ids: set[str] = set()
         secrets = list(integration.credentials.values())
-        with self.store.writer(integration.id, model) as writer:
+        self._report(progress, transport, calls_before, on_progress)
+        with self.store.writer(integration.id, model, run_id=run.id) as writer, \
+                _Ticker(lambda: self._report(progress, transport, calls_before, on_progress), on_progress is not None,
+                        self.progress_every_s):
             batch: list[MappedRecord] = []
-            for item in iter_mapped(ctx, spec, integration.id, secrets):
+            regressions = RegressionFilter(self.store, integration, model, run)
+            stored = functools.partial(self.store.get_many, integration.id, model)
+            for item in iter_mapped(ctx, spec, integration.id, secrets, stored):
+                progress.read += 1
                 if isinstance(item, RecordError):
                     progress.invalid += 1
                     if item.remote_id is not None:
@@ -257,14 +345,18 @@ class SyncEngine:
                     continue
                 batch.append(item)
                 if len(batch) >= _BATCH:
-                    counts.add(writer.write(batch, now_utc()))
+                    if beat is not None:
+                        beat.check()
+                    counts.add(writer.write(regressions.filter(batch), now_utc()))
                     progress.records += len(batch)
                     batch = []
                     self._report(progress, transport, calls_before, on_progress)
             if batch:
-                counts.add(writer.write(batch, now_utc()))
+                counts.add(writer.write(regressions.filter(batch), now_utc()))
                 progress.records += len(batch)
-            seen = set(writer.seen_ids) | invalid_ids
+            if (late := regressions.finish(writer, now_utc())) is not None:
+                counts.add(late)
+            seen = set(writer.seen_ids) | invalid_ids | regressions.held_ids
         if progress.invalid > _MAX_REPORTED_INVALID:
             ctx.warn(f"{model}: {progress.invalid - _MAX_REPORTED_INVALID} more invalid records not listed")
         progress.stats = run.stats[model] = {
@@ -277,6 +369,8 @@ class SyncEngine:
             "retries": sum(transport.retries.values()) - retries_before,
             "seconds": round(time.perf_counter() - started, 3),
         }
+        if regressions.held_ids:
+            run.stats[model]["held_regressions"] = len(regressions.held_ids)
         progress.done = True
         self._report(progress, transport, calls_before, on_progress)
         return seen

@@ -115,13 +115,17 @@ class Transport:
         """*text* with every credential of the integration replaced."""
         return self._hook.lmsync_redact(integration=self.integration, text=text)
 
-    def call(self, name: str, params: dict[str, Any]) -> Any:
-        """Call remote function *name* with *params*; the decoded payload, or a typed error."""
+    def call(self, name: str, params: dict[str, Any], accept: Callable[[Any], Any] | None = None) -> Any:
+        """Call remote function *name* with *params*; the decoded payload, or a typed error.
+
+        *accept* (e.g. a spec's shape check) turns the payload into the result; a
+        ``BadResponse`` it raises is retried like a garbled body."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._once(name, params)
+                payload = self._once(name, params)
+                return accept(payload) if accept is not None else payload
             except (TransientError, BadResponse) as exc:
                 if attempt >= self.policy.attempts:
                     raise

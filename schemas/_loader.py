@@ -18,10 +18,13 @@ from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import SchemaError
 from referencing import Registry, Resource
 
+from engine.errors import ConfigError
+
 __all__ = ["SCHEMA_FILES", "load_schema", "model_validator", "validator_for", "registry", "FORMAT_CHECKER",
-           "fast_model_check"]
+           "fast_model_check", "check_schemas"]
 
 SCHEMA_FILES: tuple[str, ...] = (
     "user.schema.json",
@@ -58,7 +61,29 @@ def _file_name(name: str) -> str:
 
 @lru_cache(maxsize=None)
 def _load_text(file: str) -> str:
-    return resources.files("schemas").joinpath(file).read_text(encoding="utf-8")
+    path = resources.files("schemas").joinpath(file)
+    try:
+        text = path.read_text(encoding="utf-8")
+        json.loads(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the schema file: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: the schema file is not valid JSON: {exc.msg}") from None
+    return text
+
+
+def check_schemas() -> None:
+    """Load every shipped schema and check it is a valid JSON Schema; raise ``ConfigError``
+    naming the first broken file (start-up and ``mappings check`` call this)."""
+    for file in SCHEMA_FILES:
+        schema = json.loads(_load_text(file))
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            where = "/".join(map(str, exc.absolute_path)) or "top level"
+            raise ConfigError(f"{resources.files('schemas').joinpath(file)}: not a valid JSON Schema at {where}: {exc.message}") from None
+        if "$id" not in schema:
+            raise ConfigError(f"{resources.files('schemas').joinpath(file)}: the schema has no $id")
 
 
 def load_schema(name: str) -> dict[str, Any]:

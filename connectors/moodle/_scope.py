@@ -11,8 +11,10 @@ service is probed with a minimal call and the answer classified:
   ``visible``, ``timecreated``, ``timemodified`` without ``moodle/course:update``; user
   ``username``/``auth``/``idnumber`` without ``moodle/user:viewalldetails``) → DEGRADED for the
   models that map those fields;
-* ``core_user_get_users`` returning nobody but the token's own user → FORBIDDEN (Moodle silently
-  drops users whose details the caller may not see).
+* ``core_user_get_users`` returning nobody but the token's own user, or fewer users than
+  ``core_enrol_get_enrolled_users`` shows for the first courses → FORBIDDEN with a "PARTIAL: the
+  token's user sees N of at least M users" detail (Moodle silently drops users whose details the
+  caller may not see; a sync would take the missing ones for deleted).
 
 Write functions are probed only where Moodle checks the capability before an input error that
 stops the write (a blank course name, user id 0); where it does not, the entry says so.
@@ -60,6 +62,7 @@ _CAPABILITY_NAMES = {
     "change course full name": "moodle/course:changefullname",
     "create courses": "moodle/course:create",
 }
+_ENROLLED_SAMPLE = 500  # enrolled users read per course to check that core_user_get_users shows them
 _CAP_RE = re.compile(r"\b(?:moodle|report|enrol|gradereport|webservice)/[a-z_]+:[a-z_]+\b")
 # function → (fields Moodle withholds without the capability, that capability)
 _WITHHOLDING = {
@@ -173,7 +176,42 @@ class _Prober:
                        f"core_course_get_courses: without {capability} Moodle withholds {', '.join(withheld)}; hidden courses "
                        "are also left out unless the token user holds it or moodle/course:viewhiddencourses")
 
+    def _enrolled_ids(self) -> set[int]:
+        """Users enrolled in the first courses (what the token sees without user details)."""
+        if (self.offered is not None and "core_enrol_get_enrolled_users" not in self.offered) or self._need_course() is None:
+            return set()
+        options = [{"name": "userfields", "value": "id"}, {"name": "limitnumber", "value": _ENROLLED_SAMPLE}]
+        found: set[int] = set()
+        for course in self.courses[:3]:
+            try:
+                users = self.call("core_enrol_get_enrolled_users", {"courseid": course, "options": options}) or []
+            except RemoteError:
+                continue
+            found.update(u["id"] for u in users if isinstance(u, dict) and isinstance(u.get("id"), int))
+        return found
+
+    def _partial_users(self) -> _Result | None:
+        """FORBIDDEN (PARTIAL) when core_user_get_users leaves out users the enrolments show."""
+        enrolled = self._enrolled_ids() - {self.caller}
+        if not enrolled:
+            return None
+        answer = self.call("core_user_get_users", {"criteria": [{"key": "lastname", "value": "%"}]}) or {}
+        seen = {u.get("id") for u in answer.get("users") or [] if isinstance(u, dict)} if isinstance(answer, dict) else set()
+        hidden = sorted(enrolled - seen)
+        if not hidden:
+            return None
+        shown = ", ".join(map(str, hidden[:5])) + (", …" if len(hidden) > 5 else "")
+        return _Result("FORBIDDEN", ["moodle/user:viewdetails"], detail=(
+            f"PARTIAL: the token's user sees {len(seen)}{' (only itself)' if seen <= {self.caller} else ''} of at least "
+            f"{len(seen | enrolled)} users (core_user_get_users "
+            f"silently leaves out users whose details it may not see, e.g. enrolled user ids {shown}; a sync would "
+            "report them deleted); add capability moodle/user:viewdetails (and moodle/user:viewalldetails) to the "
+            "service user's role in the system context"))
+
     def p_core_user_get_users(self) -> _Result:
+        partial = self._partial_users()
+        if partial is not None:
+            return partial
         for uid in [u for u in (2, 1) if u != self.caller]:
             found = (self.call("core_user_get_users", {"criteria": [{"key": "id", "value": str(uid)}]}) or {}).get("users") or []
             if found:

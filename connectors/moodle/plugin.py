@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+import json
+import re
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import typer
@@ -19,6 +22,23 @@ from engine.store.base import Integration
 from engine.transport import Transport
 
 NAME = "moodle"
+
+# The settings the Moodle mappings and actions read (``_moodle_ids.setting``, ``_scope``).
+SETTINGS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "student_role_id": {"type": "integer", "minimum": 1, "default": 5,
+                            "description": "role id given by enrolments (Moodle's 'student' is 5)"},
+        "course_category_id": {"type": "integer", "minimum": 1, "default": 1,
+                               "description": "category of courses created by the upsert action"},
+        "page_size": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000,
+                      "description": "records asked for per paged call"},
+    },
+}
+# pages a user may paste instead of the site root: everything from the match on is dropped
+_SITE_PAGE = re.compile(r"/(webservice|login|admin|my|course|user|lib|theme)(/.*)?$|/index\.php$")
+# the always-needed probe: the scope test and the connection check call it
+_PROBE = "core_webservice_get_site_info"
 
 
 def _mine(integration: Integration) -> bool:
@@ -35,8 +55,25 @@ def lmsync_connectors() -> list[ConnectorInfo]:
             mappings=resources.files("mappings").joinpath("moodle"),
             credential_names=("token",),
             default_settings={"student_role_id": 5, "course_category_id": 1, "page_size": 1000},
+            settings_schema=SETTINGS_SCHEMA,
+            normalize_url=normalize_site_url,
         )
     ]
+
+
+def normalize_site_url(url: str) -> tuple[str, str]:
+    """The Moodle site root of a pasted URL (``…/webservice/rest/server.php``,
+    ``…/login/index.php``, a query string, trailing slashes) and a note of what was dropped;
+    ``ValueError`` when it is not an http(s) URL or carries credentials."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http(s) URL (expected e.g. https://moodle.example.edu)")
+    if parts.username or parts.password:
+        raise ValueError("the site URL must not carry a user name or password; pass the token with --token")
+    path = _SITE_PAGE.sub("", parts.path.rstrip("/")).rstrip("/")
+    root = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    changed = path != parts.path.rstrip("/") or parts.query or parts.fragment
+    return root, (f"using the site root {root} (from {url.strip()})" if changed else "")
 
 
 @hookimpl
@@ -95,31 +132,68 @@ def lmsync_run_action(integration: Integration, transport: Transport, action: st
     return _actions.run_action(integration, transport, action, payload)
 
 
+def required_functions() -> dict[str, list[str]]:
+    """``{model or action: [web-service functions]}`` this connector calls: the mapping specs'
+    calls and requirements (with the models they depend on), the actions', and the probe."""
+    from types import SimpleNamespace
+
+    from engine.plugins import connectors, get_plugin_manager
+    from engine.scope import scope_needs
+    from engine.spec import function_set, load_specs
+
+    pm = get_plugin_manager()
+    specs = load_specs(connectors(pm)[NAME].mappings, NAME, function_set(pm))
+    needs = scope_needs(SimpleNamespace(pm=pm, specset=lambda _name: specs), NAME)
+    return {"connection check": [_PROBE], **needs}
+
+
+def _print_functions(groups: dict[str, list[str]], as_json: bool) -> None:
+    every = sorted({f for fs in groups.values() for f in fs})
+    if as_json:
+        typer.echo(json.dumps({"functions": every, "by_model_or_action": groups}, indent=2))
+        return
+    typer.echo(f"Add these {len(every)} functions to the external service of the token "
+               "(Site administration > Server > Web services > External services > Functions):")
+    for name in every:
+        typer.echo(f"  {name}")
+    typer.echo("\nNeeded by:")
+    for group, functions in groups.items():
+        typer.echo(f"  {group}: {', '.join(functions)}")
+
+
 @hookimpl
 def lmsync_cli_commands(app: typer.Typer) -> None:
-    """``lmsync moodle-sim``: run the Moodle simulator standalone."""
+    """``lmsync moodle-sim``: run the Moodle simulator standalone; ``lmsync moodle functions``."""
+    moodle = typer.Typer(help="Moodle connector tools.", no_args_is_help=True)
+    app.add_typer(moodle, name="moodle")
 
-    @app.command("moodle-sim", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    @moodle.command("functions")
+    def functions(as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout.")) -> None:
+        """The web-service functions to add to the external service, grouped by model/action."""
+        _print_functions(required_functions(), as_json)
+
+    @app.command("moodle-sim", add_help_option=False,
+                 context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
     def moodle_sim(ctx: typer.Context) -> None:
         """Run the Moodle simulator (options: --port, --users, --courses, --enrolments-per-course,
         --seed, --latency-ms, --fault-rate, --debug, --tiny; see --help)."""
         from connectors.moodle.simulator import main
 
-        raise typer.Exit(main(list(ctx.args)))
+        raise typer.Exit(main(list(ctx.args), prog="lmsync moodle-sim"))
 
 
 @hookimpl
-def lmsync_demo_site(connector: str | None) -> AbstractContextManager[DemoSite] | None:
-    """The embedded Moodle simulator: a deterministic generated site on a loopback port."""
+def lmsync_demo_site(connector: str | None, port: int) -> AbstractContextManager[DemoSite] | None:
+    """The embedded Moodle simulator: a deterministic generated site on loopback *port*."""
     if connector not in (None, NAME):
         return None
-    return _demo_site()
+    return _demo_site(port)
 
 
 @contextlib.contextmanager
-def _demo_site() -> Iterator[DemoSite]:
+def _demo_site(port: int) -> Iterator[DemoSite]:
     from connectors.moodle.simulator import ADMIN_TOKEN, MoodleSite, create_app, run_in_thread
 
     site = MoodleSite.generate(seed=0, users=200, courses=20, enrolments_per_course=15)
-    with run_in_thread(create_app(site)) as base_url:
+    with run_in_thread(create_app(site), port=port) as base_url:
         yield DemoSite(connector=NAME, base_url=base_url, credentials={"token": ADMIN_TOKEN}, label="embedded Moodle simulator")

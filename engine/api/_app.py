@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from engine.store.base import Store
+from schemas._loader import check_schemas
 
 from ._contract import served_openapi
-from ._errors import EXCEPTION_HANDLERS
+from ._errors import EXCEPTION_HANDLERS, CatchAllMiddleware
 from ._readahead import ReadAhead
 from ._routes_actions import action_routes
 from ._routes_platform import platform_routes
@@ -56,11 +58,13 @@ def create_app(store: Store, *, services: ApiServices, read_ahead: bool = True) 
     one (``engine.api._readahead``).
 
     Every failure, including unexpected exceptions, is answered with the contract's error
-    envelope (no tracebacks). ``GET /v1/openapi.json`` (no auth) describes what is served.
+    envelope (no tracebacks). A broken secret key raises ``ConfigError`` here. ``GET /v1/openapi.json`` (no auth) describes what is served.
     """
+    check_schemas()  # a missing or corrupt schemas/*.schema.json refuses start-up (ConfigError)
+    getattr(store, "box", None)  # a broken secret key refuses start-up (ConfigError) rather than 500 each request
     doc_bytes = json.dumps(served_openapi()).encode()
     routes = _one_route_per_path([*read_routes(), *platform_routes(), *action_routes(), *tool_routes(), _openapi_route(doc_bytes)])
-    app = Starlette(routes=routes, exception_handlers=dict(EXCEPTION_HANDLERS))
+    app = Starlette(routes=routes, exception_handlers=dict(EXCEPTION_HANDLERS), middleware=[Middleware(CatchAllMiddleware)])
     app.state.store = store
     app.state.services = services
     app.state.read_ahead = ReadAhead(store.versions) if read_ahead else None

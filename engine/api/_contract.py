@@ -91,6 +91,17 @@ def _action_error_response(doc: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
+def _closed_request_bodies(doc: dict[str, Any], paths: dict[str, Any]) -> None:
+    """Served request bodies say ``additionalProperties: false``: lmsync refuses unknown fields."""
+    for ops in paths.values():
+        for op in ops.values():
+            schema = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            ref = schema.get("$ref", "")
+            target = doc["components"]["schemas"].get(ref.rsplit("/", 1)[-1]) if ref else schema
+            if isinstance(target, dict) and "properties" in target:
+                target.setdefault("additionalProperties", False)
+
+
 def served_openapi(operations: tuple[tuple[str, str], ...] = SERVED_OPERATIONS) -> dict[str, Any]:
     """The contract cut down to *operations*, with paths under ``/v1`` and a relative server."""
     doc = copy.deepcopy(contract())
@@ -99,6 +110,7 @@ def served_openapi(operations: tuple[tuple[str, str], ...] = SERVED_OPERATIONS) 
         op = paths.setdefault(f"/v1{path}", {})[method] = doc["paths"][path][method]
         if (path, method) in ACTION_OPERATIONS:
             op["responses"]["default"] = {"$ref": "#/components/responses/ErrorResponseAction"}
+    _closed_request_bodies(doc, paths)
     doc["components"]["responses"]["ErrorResponseAction"] = _action_error_response(doc)
     doc["paths"] = paths
     add_tool_operations(doc)

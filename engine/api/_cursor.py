@@ -68,10 +68,11 @@ def decode_cursor(token: str, expected_q: str, now: datetime) -> Cursor:
         raise _bad()
     try:
         snap = datetime.fromisoformat(snapshot)
-    except ValueError:
+        if snap.tzinfo is None or snap > now:
+            raise _bad()
+        snap = snap.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # 0001-01-01T00:00:00+14:00 is before datetime.min in UTC
         raise _bad() from None
-    if snap.tzinfo is None or snap > now:
-        raise _bad()
     if q != expected_q:
         raise InputInvalid("The cursor was issued for different filters; repeat the first request's filters.")
-    return Cursor(after, snap.astimezone(timezone.utc), q)
+    return Cursor(after, snap, q)

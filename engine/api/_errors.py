@@ -8,7 +8,7 @@
     │   └── UnsupportedMediaType 415 PLATFORM.INPUT_INVALID
     ├── AuthenticationInvalid   401 PLATFORM.AUTHENTICATION_INVALID
     ├── IntegrationNotFound     404 PLATFORM.INTEGRATION_NOT_FOUND
-    ├── RouteNotFound           404 / 405 (code null)
+    ├── RouteNotFound           404 / 405 PLATFORM.INPUT_INVALID
     ├── ConcurrencyLimit        409 PLATFORM.CONCURRENCY_LIMIT_EXCEEDED
     └── UnknownError            500 PLATFORM.UNKNOWN_ERROR (never carries a traceback)
 
@@ -24,6 +24,10 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from engine.errors import ConfigError
+from engine.secrets import SecretError
 
 __all__ = [
     "ApiError",
@@ -35,9 +39,23 @@ __all__ = [
     "RouteNotFound",
     "ConcurrencyLimit",
     "UnknownError",
+    "ServiceUnavailable",
     "error_response",
     "EXCEPTION_HANDLERS",
+    "CatchAllMiddleware",
+    "contract_code",
 ]
+
+# The contract gives every endpoint only ErrorResponseGeneral, whose ``code`` enum lists the
+# PLATFORM.* codes (Kombo's SDKs reject any other value). Engine codes outside it are answered
+# with the nearest platform code; the original code leads the message.
+_TO_PLATFORM = {
+    "REMOTE.INPUT_INVALID": "PLATFORM.INPUT_INVALID",
+    "REMOTE.RATE_LIMIT_EXCEEDED": "PLATFORM.RATE_LIMIT_EXCEEDED",
+    "INTEGRATION.ACTION_NOT_AVAILABLE": "PLATFORM.INPUT_INVALID",
+    "INTEGRATION.ACTION_DISABLED": "PLATFORM.INPUT_INVALID",
+    "INTEGRATION.INACTIVE": "PLATFORM.INPUT_INVALID",
+}
 
 log = logging.getLogger("lmsync.api")
 
@@ -87,13 +105,19 @@ class IntegrationNotFound(ApiError):
 class RouteNotFound(ApiError):
     """No such route or method."""
 
-    status, code, title = 404, None, "Not found."
+    status, code, title = 404, "PLATFORM.INPUT_INVALID", "Not found."
 
 
 class ConcurrencyLimit(ApiError):
     """A conflicting operation is running."""
 
     status, code, title = 409, "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED", "A conflicting operation is running."
+
+
+class ServiceUnavailable(ApiError):
+    """A service lmsync depends on (the job broker) cannot be reached."""
+
+    status = 503
 
 
 class UnknownError(ApiError):
@@ -110,6 +134,13 @@ class FastJSONResponse(JSONResponse):
     def render_bytes(content: Any) -> bytes:
         """*content* as the bytes this response would send."""
         return orjson.dumps(content, default=str)
+
+
+def contract_code(code: str | None) -> str:
+    """*code* if the contract's general error enum has it, else the nearest PLATFORM.* code."""
+    if code is not None and code.startswith("PLATFORM."):
+        return code
+    return _TO_PLATFORM.get(code or "", "PLATFORM.UNKNOWN_ERROR")
 
 
 def error_response(error: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -136,9 +167,40 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(err)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(UnknownError("An internal error occurred."))
+class CatchAllMiddleware:
+    """Answers any unexpected exception with the contract's 500 envelope *inside* the app, so
+    the server does not see an exception and keeps the keep-alive connection open (Starlette's
+    own ``Exception`` handler re-raises, after which the connection is dropped)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            await error_response(UnknownError("An internal error occurred."))(scope, receive, send)
 
 
-EXCEPTION_HANDLERS = {ApiError: _api_error, HTTPException: _http_error, Exception: _unexpected}
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The secret key (or another configured file) is broken: the server cannot serve, but it is
+    not the request's fault and not a crash."""
+    log.error("cannot serve %s %s: %s", request.method, request.url.path, exc)
+    return error_response(ServiceUnavailable(
+        "The server cannot decrypt its stored credentials (check LMSYNC_SECRET_KEY or the key file)."
+        if isinstance(exc, SecretError) else f"The server is misconfigured: {exc}"))
+
+
+EXCEPTION_HANDLERS = {ApiError: _api_error, HTTPException: _http_error, ConfigError: _unavailable, SecretError: _unavailable}

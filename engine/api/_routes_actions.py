@@ -25,7 +25,7 @@ from engine.store.base import ActionTask, Integration, Store
 from ._auth import authenticate, header_integration_id, scoped_integration
 from ._body import read_json_body
 from ._compose import compose_page
-from ._errors import ApiError
+from ._errors import ApiError, contract_code
 from ._serialize import iso
 
 if TYPE_CHECKING:
@@ -53,9 +53,11 @@ class ActionFailed(ApiError):
 
     def __init__(self, exc: BaseException) -> None:
         body = error_json(exc)
-        super().__init__(body["message"])
-        self.code, self.title = body["code"], body["title"]
-        self.status = 404 if isinstance(exc, ActionRecordNotFound | RemoteNotFound) else _STATUS.get(self.code, 500)
+        code = body["code"]
+        message = body["message"] if code.startswith("PLATFORM.") else f"[{code}] {body['message']}"
+        super().__init__(message)
+        self.code, self.title = contract_code(code), body["title"]
+        self.status = 404 if isinstance(exc, ActionRecordNotFound | RemoteNotFound) else _STATUS.get(code, 500)
 
 
 def _not_available() -> ActionFailed:

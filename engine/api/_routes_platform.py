@@ -13,11 +13,17 @@ from engine.store.base import ApiKey, Store, SyncAlreadyRunning
 
 from ._auth import authenticate, header_integration_id, scoped_integration
 from ._body import read_json_body
-from ._errors import ConcurrencyLimit, InputInvalid
+from ._errors import ConcurrencyLimit, InputInvalid, ServiceUnavailable
 from ._integration_json import integration_json
 from ._services import ApiServices
 
 __all__ = ["platform_routes"]
+
+try:
+    from kombu.exceptions import OperationalError as _BrokerError
+except ImportError:  # pragma: no cover - the worker extra is not installed
+    class _BrokerError(Exception):  # type: ignore[no-redef]
+        """Never raised."""
 
 
 def _ok(data: dict[str, Any]) -> JSONResponse:
@@ -42,6 +48,8 @@ def _force_sync(store: Store, services: ApiServices, request: Request, key: ApiK
         sync_id, queued = services.force_sync(integration.id, kind)
     except SyncAlreadyRunning as exc:
         raise ConcurrencyLimit(f"A sync of this integration is already running ({exc.run_id}).") from None
+    except (OSError, _BrokerError) as exc:  # kombu's OperationalError: the broker is unreachable
+        raise ServiceUnavailable(f"The job queue is unreachable ({type(exc).__name__}); check LMSYNC_BROKER_URL.") from None
     return {"already_queued": bool(queued), "sync_id": sync_id, "type": kind}
 
 

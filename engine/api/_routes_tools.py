@@ -9,8 +9,10 @@ redacts every answer before it gets here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -29,6 +31,10 @@ from ._services import ApiServices
 from ._tools_openapi import PASSTHROUGH_PATH, SCOPE_TEST_PATH, TEST_MODEL_PATH
 
 __all__ = ["tool_routes"]
+
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_HEADER_VALUE = re.compile(r"^[\t\x20-\x7e\x80-\xff]*$")
+_URI_SAFE = ":/?#@!$&'()*+,;=%-._~"
 
 
 def _deps(request: Request) -> tuple[Store, ApiServices]:
@@ -56,9 +62,19 @@ def _int_query(request: Request, name: str, default: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= high:  # not '²' or '①'
         raise InputInvalid(f"The query parameter {name} must be an integer from 1 to {high}.")
     return int(raw)
+
+
+def _check_headers(headers: Any) -> None:
+    """Header names must be HTTP tokens and values printable (else it is the caller's error,
+    not the remote's)."""
+    for name, value in (headers or {}).items():
+        if not _TOKEN.match(name):
+            raise InputInvalid(f"Invalid request body at headers: {name!r} is not a valid HTTP header name.")
+        if not isinstance(value, str) or not _HEADER_VALUE.match(value):
+            raise InputInvalid(f"Invalid request body at headers/{name}: the value has characters not allowed in a header.")
 
 
 async def passthrough(request: Request) -> JSONResponse:
@@ -73,7 +89,10 @@ async def passthrough(request: Request) -> JSONResponse:
             f"The integration is a {integration.connector} integration; its passthrough is /passthrough/{integration.connector}/…."))
     fn = _service(services.passthrough, "Passthrough")
     body = await read_json_body(request, "PostPassthroughToolApiRequestBody", required=True)
+    _check_headers(body.get("headers"))
     result = await _run(fn, integration, {**body, "api": request.path_params["api"]})
+    if isinstance(result.get("url"), str):  # "[REDACTED]" placeholders are not valid in a URI
+        result["url"] = quote(result["url"], safe=_URI_SAFE)
     warnings = result.pop("warnings", [])
     return _ok(result, warnings)
 

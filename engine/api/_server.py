@@ -11,7 +11,13 @@ from contextlib import contextmanager
 import uvicorn
 from starlette.applications import Starlette
 
-__all__ = ["listening_socket", "run_server", "serve_in_thread"]
+__all__ = ["KEEP_ALIVE_S", "listening_socket", "run_server", "serve_in_thread", "server_config"]
+
+# How long an idle keep-alive connection stays open. uvicorn's default (5 s) equals httpx's
+# pool expiry (5 s): a client reusing a connection just as the server closes it gets "Server
+# disconnected". 75 s (nginx's default) outlasts the idle expiry of common client pools
+# (httpx 5 s, aiohttp 15 s), so the client always gives a connection up first.
+KEEP_ALIVE_S = 75
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -25,11 +31,21 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def server_config(app: Starlette, **options) -> uvicorn.Config:
+    """The uvicorn configuration every lmsync server uses (*options* override, e.g. log_level)."""
+    return uvicorn.Config(app, **{"server_header": False, "timeout_keep_alive": KEEP_ALIVE_S, **options})
+
+
 def run_server(app: Starlette, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve *app* with uvicorn until interrupted."""
+    """Serve *app* with uvicorn until interrupted, then close its store (its connections)."""
     sock = listening_socket(host, port)
-    config = uvicorn.Config(app, log_level="info", server_header=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(server_config(app, log_level="info")).run(sockets=[sock])
+    finally:
+        sock.close()
+        store = getattr(app.state, "store", None)
+        if store is not None:
+            store.close()
 
 
 @contextmanager
@@ -39,8 +55,7 @@ def serve_in_thread(app: Starlette, host: str = "127.0.0.1", port: int = 0) -> I
     ``port=0`` picks a free port. The server is shut down when the block exits.
     """
     sock = listening_socket(host, port)
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", server_header=False)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="lmsync-api")
     thread.start()
     try:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import logging
+import sys
+import traceback
 
+import click
 import typer
 
-from engine.cli import _actions, _admin, _mappings, _sync, _tools, _webhooks, _workers
+from engine.cli import _actions, _admin, _deletions, _mappings, _sync, _tools, _webhooks, _workers
+from engine.cli._common import err, user_error
 from engine.plugins import get_plugin_manager
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(help="lmsync: a self-hosted unified LMS API.", no_args_is_help=True, pretty_exceptions_show_locals=False)
+app = typer.Typer(help="lmsync: a self-hosted unified LMS API.", no_args_is_help=True, pretty_exceptions_show_locals=False,
+                  pretty_exceptions_enable=False)
 app.add_typer(_mappings.app, name="mappings")
 app.add_typer(_admin.integrations, name="integrations")
 app.add_typer(_admin.api_keys, name="api-keys")
@@ -26,18 +31,41 @@ app.command("passthrough")(_tools.passthrough)
 app.command("scope-test")(_tools.scope_test)
 app.command("test-model")(_tools.test_model)
 app.add_typer(_webhooks.webhooks, name="webhooks")
+app.add_typer(_deletions.deletions, name="deletions")
 app.command("worker")(_workers.worker)
 app.command("scheduler")(_workers.scheduler)
 
 
+_state = {"verbose": False}
+
+
 @app.callback()
-def _setup(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details to stderr.")) -> None:
+def _setup(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details to stderr; show tracebacks of errors.")) -> None:
+    _state["verbose"] = verbose
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
 get_plugin_manager().hook.lmsync_cli_commands(app=app)
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: runs the app; a user error (``user_error``) becomes one
+    ``error: …`` line on stderr and exit code 1 (``-v`` prints the traceback first)."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="lmsync", standalone_mode=False)
+    except click.ClickException as exc:
+        typer.rich_utils.rich_format_error(exc)
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        err.print("aborted", highlight=False)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the one place that turns errors into exit codes
+        message = user_error(exc)
+        if message is None:
+            raise
+        if _state["verbose"]:
+            traceback.print_exc()
+        sys.stderr.write(f"error: {message}\n")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from urllib.parse import urlsplit
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from engine.api import create_api_key
-from engine.cli._common import JsonOpt, StoreOpt, emit, fail, get_store
+from engine.cli._common import JsonOpt, StoreOpt, emit, fail, get_store, iso
+from engine import guard
+from engine.api._keys import verify_key
+from engine.cli._common import err
+from engine.config import data_dir
+from engine.connector import ConnectorInfo, check_settings, parse_setting, setting_types
 from engine.ids import random_id
+from engine.store.base import Store
 from engine.plugins import connectors, get_plugin_manager
 from engine.store.base import Integration, SyncRun
 from engine.sync import now_utc
@@ -19,14 +28,43 @@ integrations = typer.Typer(help="Manage integrations (a connector + credentials 
 api_keys = typer.Typer(help="Manage API keys of the HTTP API.", no_args_is_help=True)
 
 
-def check_site_url(url: str) -> str:
-    """A normalised site URL, or ``typer.BadParameter`` saying what is wrong with it."""
+def check_site_url(url: str, info: ConnectorInfo | None = None) -> tuple[str, str]:
+    """``(normalised site URL, note of what was changed)``, or ``typer.BadParameter`` saying what
+    is wrong; the connector's ``normalize_url`` (e.g. Moodle: a pasted server.php URL → the
+    site root) decides when it has one."""
+    if info is not None and info.normalize_url is not None:
+        try:
+            return info.normalize_url(url)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise typer.BadParameter(f"{url!r} is not an http(s) URL")
     if parts.username or parts.password or parts.query or parts.fragment:
         raise typer.BadParameter("the site URL must not carry credentials, a query or a fragment")
-    return url.strip().rstrip("/")
+    return url.strip().rstrip("/"), ""
+
+
+def parse_settings(info: ConnectorInfo, items: list[str], base: dict | None = None) -> dict:
+    """*base* updated with ``key=value`` items typed and checked by the connector's schema."""
+    settings = dict(base or {})
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise fail(f"--setting {item!r}: expected key=value", 2)
+        settings[key.strip()] = parse_setting(info, key.strip(), value)
+    return check_settings(info, settings)
+
+
+def _connector(name: str) -> ConnectorInfo:
+    known = connectors(get_plugin_manager())
+    if name not in known:
+        raise fail(f"unknown connector {name!r}; installed: {', '.join(known)} (see `lmsync integrations connectors`)", 2)
+    return known[name]
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and not os.environ.get("CI")
 
 
 def integration_view(i: Integration) -> dict:
@@ -47,21 +85,23 @@ def add(
     url: str = typer.Option(..., "--url", help="The site's base URL."),
     token: str = typer.Option(..., "--token", envvar="LMSYNC_TOKEN", prompt=True, hide_input=True, help="The web-service token (or env LMSYNC_TOKEN)."),
     setting: list[str] = typer.Option([], "--setting", help="key=value connector setting (repeatable)."),
+    force: bool = typer.Option(False, "--force", help="Add even if an integration with this URL and token exists."),
     store_url: str = StoreOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Add an integration. The token is encrypted at rest and never printed."""
-    known = connectors(get_plugin_manager())
-    if connector not in known:
-        raise fail(f"unknown connector {connector!r}; installed: {', '.join(known)}", 2)
-    settings = {}
-    for item in setting:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise fail(f"--setting {item!r}: expected key=value", 2)
-        settings[key] = int(value) if value.isdigit() else value
-    integration = new_integration(connector, check_site_url(url), {"token": token}, settings)
+    info = _connector(connector)
+    settings = parse_settings(info, setting)
+    base_url, note = check_site_url(url, info)
+    if note:
+        err.print(note, highlight=False, soft_wrap=True)
     store = get_store(store_url)
+    twin = next((i for i in store.list_integrations() if i.connector == connector and i.base_url == base_url
+                 and i.credentials.get("token") == token), None)
+    if twin is not None and not force:
+        raise fail(f"integration {twin.id} already uses this URL and token; update it with "
+                   f"`lmsync integrations update {twin.id}` or pass --force to add a second one")
+    integration = new_integration(connector, base_url, {"token": token}, settings)
     store.add_integration(integration)
     emit(integration_view(integration), lambda c: c.print(f"added integration [bold]{integration.id}[/bold]"), as_json)
 
@@ -80,10 +120,86 @@ def list_(store_url: str = StoreOpt, as_json: bool = JsonOpt) -> None:
     emit([integration_view(i) for i in items], human, as_json)
 
 
+@integrations.command("connectors")
+def connectors_(as_json: bool = JsonOpt) -> None:
+    """List the installed connectors, their credentials and settings (type, default)."""
+    items = connectors(get_plugin_manager())
+    view = [{"name": c.name, "label": c.label, "credentials": list(c.credential_names),
+             "settings": {k: {"type": v.get("type"), "default": c.default_settings.get(k, v.get("default")),
+                              "description": v.get("description", "")}
+                          for k, v in setting_types(c).items() if k != "demo"}} for c in items.values()]
+
+    def human(con: Console) -> None:
+        table = Table("connector", "label", "credentials", "settings (type = default)")
+        for c in view:
+            table.add_row(c["name"], c["label"], ", ".join(c["credentials"]),
+                          "\n".join(f"{k} ({v['type']}) = {v['default']}" for k, v in c["settings"].items()))
+        con.print(table)
+
+    emit(view, human, as_json)
+
+
+@integrations.command("update")
+def update(
+    integration_id: str,
+    url: str = typer.Option(None, "--url", help="A new site URL."),
+    token: str = typer.Option(None, "--token", help="A new web-service token."),
+    prompt_token: bool = typer.Option(False, "--prompt-token", help="Ask for the new token (hidden)."),
+    setting: list[str] = typer.Option([], "--setting", help="key=value setting to set (repeatable)."),
+    unset: list[str] = typer.Option([], "--unset-setting", help="A setting to remove (back to its default)."),
+    enabled: bool = typer.Option(None, "--enable/--disable", help="Enable or disable scheduled syncs."),
+    scope_test: bool = typer.Option(False, "--scope-test", help="Run the scope test after a URL/token change."),
+    store_url: str = StoreOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Change an integration in place: same id, same synced records; credentials re-encrypted."""
+    store = get_store(store_url)
+    found = store.get_integration(integration_id)
+    if found is None:
+        raise fail(f"no integration {integration_id!r} (see `lmsync integrations list`)", 2)
+    info = _connector(found.connector)
+    if prompt_token:
+        token = typer.prompt("token", hide_input=True)
+    base = {k: v for k, v in found.settings.items() if k not in unset}
+    found.settings = parse_settings(info, setting, base)
+    if url:
+        found.base_url, note = check_site_url(url, info)
+        if note:
+            err.print(note, highlight=False, soft_wrap=True)
+    if token:
+        found.credentials = {**found.credentials, "token": token}
+    if enabled is not None:
+        found.enabled = enabled
+    store.update_integration(found)
+    emit(integration_view(found), lambda c: c.print(f"updated integration [bold]{found.id}[/bold]"), as_json)
+    if url or token:
+        _offer_scope_test(store, found, scope_test)
+
+
+def _offer_scope_test(store: Store, integration: Integration, run: bool) -> None:
+    if not run:
+        err.print(f"check what the new credentials can reach: lmsync scope-test --integration {integration.id}",
+                  highlight=False, markup=False, soft_wrap=True)
+        return
+    from engine.scope import run_scope_test
+    from engine.sync import SyncEngine
+
+    report = run_scope_test(SyncEngine(store), integration)
+    for entry in report.entries:
+        err.print(f"{entry.kind} {entry.name}: {entry.status}", highlight=False, markup=False)
+
+
 @integrations.command("remove")
-def remove(integration_id: str, store_url: str = StoreOpt, as_json: bool = JsonOpt) -> None:
-    """Remove an integration and everything synced from it."""
-    removed = get_store(store_url).remove_integration(integration_id)
+def remove(integration_id: str, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+           store_url: str = StoreOpt, as_json: bool = JsonOpt) -> None:
+    """Remove an integration and everything synced from it (asks first; --yes skips)."""
+    store = get_store(store_url)
+    if not yes and store.get_integration(integration_id) is not None:
+        if not _interactive():
+            raise fail(f"refusing to remove {integration_id} without confirmation: pass --yes", 2)
+        if not typer.confirm(f"remove {integration_id} and every record synced from it?", default=False):
+            raise fail("not removed", 1)
+    removed = store.remove_integration(integration_id)
     emit({"removed": removed}, lambda c: c.print("removed" if removed else f"no integration {integration_id}"), as_json)
     if not removed:
         raise typer.Exit(1)
@@ -97,24 +213,83 @@ def create_key(
     as_json: bool = JsonOpt,
 ) -> None:
     """Create an API key; the key is shown once and stored hashed."""
-    key = create_api_key(get_store(store_url), name, integration or None)
+    store = get_store(store_url)
+    known = {i.id for i in store.list_integrations()}
+    unknown = [i for i in integration if i not in known]
+    if unknown:
+        raise fail(f"--integration {unknown[0]!r}: no such integration (known: {', '.join(sorted(known)) or 'none'})", 2)
+    key = create_api_key(store, name, integration or None)
     emit({"api_key": key}, lambda c: c.print(f"API key (shown once): [bold]{key}[/bold]", soft_wrap=True), as_json)
 
 
+@api_keys.command("list")
+def list_keys(store_url: str = StoreOpt, as_json: bool = JsonOpt) -> None:
+    """List API keys (id, name, integrations, created); never the keys themselves."""
+    keys = get_store(store_url).list_api_keys()
+    view = [{"id": k.key_id, "name": k.name, "integrations": k.integration_ids, "created_at": k.created_at} for k in keys]
+
+    def human(c: Console) -> None:
+        table = Table("id", "name", "integrations", "created")
+        for k in keys:
+            table.add_row(k.key_id, k.name, ", ".join(k.integration_ids) if k.integration_ids is not None else "all",
+                          k.created_at.isoformat(timespec="seconds"))
+        c.print(table)
+
+    emit(view, human, as_json)
+
+
+@api_keys.command("revoke")
+def revoke_key(key_id: str, store_url: str = StoreOpt, as_json: bool = JsonOpt) -> None:
+    """Revoke (delete) an API key by its id (`lmsync api-keys list`)."""
+    removed = get_store(store_url).remove_api_key(key_id)
+    emit({"revoked": removed}, lambda c: c.print(f"revoked {key_id}" if removed else f"no API key {key_id}"), as_json)
+    if not removed:
+        raise typer.Exit(1)
+
+
+def demo_api_key(store: Store, integration_id: str) -> str:
+    """The demo's API key for *integration_id*: the one kept in ``<data dir>/demo-api-key``
+    (mode 0600) while the store still accepts it, else a new one written there."""
+    path = data_dir() / "demo-api-key"
+    if path.exists():
+        kept = path.read_text().strip()
+        found = verify_key(store, kept)
+        if found is not None and (found.integration_ids is None or integration_id in found.integration_ids):
+            return kept
+    key = create_api_key(store, "demo", [integration_id])
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key
+
+
 def runs_table(runs: list[SyncRun]) -> Table:
-    """A rich table of runs with per-model counts."""
-    table = Table("run", "integration", "kind", "status", "started", "seconds", "models (created/updated/unchanged/deleted/invalid, calls)", "error")
+    """A rich table of runs (fits 80 columns): totals over models; per-model counts with ``--json``."""
+    integrations = {r.integration_id for r in runs}
+    title = f"runs of {next(iter(integrations))}" if len(integrations) == 1 else "runs"
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0), title=title,
+                  caption="changes: records created/updated/deleted (all models; --json: each)")
+    for name in ("run", *(("integration",) if len(integrations) > 1 else ()), "kind", "status", "started (UTC)"):
+        table.add_column(name, no_wrap=True)
+    for name in ("secs", "changes"):
+        table.add_column(name, justify="right", no_wrap=True)
     for r in runs:
         secs = f"{(r.finished_at - r.started_at).total_seconds():.1f}" if r.finished_at else "-"
-        models = "; ".join(
-            f"{m} {s.get('created', 0)}/{s.get('updated', 0)}/{s.get('unchanged', 0)}/{s.get('deleted', 0)}/{s.get('invalid', 0)}, {s.get('calls', 0)}"
-            for m, s in r.stats.items()
-        )
-        table.add_row(r.id, r.integration_id, r.kind, r.status, r.started_at.isoformat(timespec="seconds"), secs, models, r.error or "")
+        counts = "/".join(str(sum(s.get(k) or 0 for s in r.stats.values())) for k in ("created", "updated", "deleted"))
+        started = iso(r.started_at)
+        row = [r.id, *((r.integration_id,) if len(integrations) > 1 else ()), r.kind, r.status, started, secs, counts]
+        table.add_row(*row)
+        if r.error:
+            table.add_row("", f"error: {r.error}", end_section=False)
+        if held := guard.held_counts(r):
+            table.add_row("", "held: " + ", ".join(f"{m} {n:,}" for m, n in held.items()) + " (lmsync deletions)")
+        elif guard.confirmed(r):
+            table.add_row("", "held changes confirmed")
     return table
 
 
-def runs(integration: str = typer.Option(None, "--integration"), limit: int = typer.Option(20), store_url: str = StoreOpt, as_json: bool = JsonOpt) -> None:
+def runs(integration: str = typer.Option(None, "--integration", metavar="ID", help="Only the runs of this integration."),
+         limit: int = typer.Option(20, "--limit", metavar="N", help="How many runs, newest first."), store_url: str = StoreOpt, as_json: bool = JsonOpt) -> None:
     """Show the run history, newest first."""
     items = get_store(store_url).list_runs(integration, limit)
-    emit([r.__dict__ for r in items], lambda c: c.print(runs_table(items)), as_json)
+    emit([{k: iso(v) for k, v in r.__dict__.items()} for r in items], lambda c: c.print(runs_table(items)), as_json)

@@ -22,7 +22,7 @@ from engine.sync import SyncEngine
 
 __all__ = ["passthrough", "scope_test", "test_model", "tool_services"]
 
-IntegrationOpt = typer.Option(None, "--integration", help="Integration id (default: the only one, or the embedded demo site).")
+IntegrationOpt = typer.Option(None, "--integration", metavar="ID", help="Integration id (default: the only one, or the embedded demo site).")
 
 T = TypeVar("T")
 
@@ -62,8 +62,8 @@ def _param(item: str) -> tuple[str, Any]:
 
 
 def passthrough(
-    function: str = typer.Argument(..., help="The remote function, e.g. core_webservice_get_site_info."),
-    param: list[str] = typer.Option([], "--param", help="key=value parameter (repeatable; bracket keys and JSON values allowed)."),
+    function: str = typer.Argument(..., metavar="FUNCTION", help="The remote function, e.g. core_webservice_get_site_info."),
+    param: list[str] = typer.Option([], "--param", metavar="KEY=VALUE", help="key=value parameter (repeatable; bracket keys and JSON values allowed)."),
     integration: str = IntegrationOpt,
     store_url: str = StoreOpt,
     as_json: bool = JsonOpt,
@@ -110,9 +110,9 @@ def scope_test(integration: str = IntegrationOpt, store_url: str = StoreOpt, as_
 
 
 def test_model(
-    model: str = typer.Argument(..., help="The unified model, e.g. users."),
-    pages: int = typer.Option(1, "--pages", min=1, max=10, help="Pages per paginated stream."),
-    parents: int = typer.Option(3, "--parents", min=1, max=50, help="Parent records per fan-out."),
+    model: str = typer.Argument(..., metavar="MODEL", help="The unified model, e.g. users."),
+    pages: int = typer.Option(1, "--pages", metavar="N", min=1, max=10, help="Pages per paginated stream."),
+    parents: int = typer.Option(3, "--parents", metavar="N", min=1, max=50, help="Parent records per fan-out."),
     integration: str = IntegrationOpt,
     store_url: str = StoreOpt,
     as_json: bool = JsonOpt,

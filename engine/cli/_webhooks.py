@@ -33,7 +33,7 @@ def add(
     unknown = set(event) - set(_EVENTS)
     if unknown:
         raise fail(f"unknown event(s) {', '.join(sorted(unknown))}; expected {', '.join(_EVENTS)}", 2)
-    endpoint = WebhookEndpoint(id="wh_" + random_id(), url=check_site_url(url), secret=new_secret(),
+    endpoint = WebhookEndpoint(id="wh_" + random_id(), url=check_site_url(url)[0], secret=new_secret(),
                                events=list(event or _EVENTS), created_at=now_utc())
     get_store(store_url).add_webhook(endpoint)
 

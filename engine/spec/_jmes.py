@@ -15,7 +15,7 @@ from jmespath.visitor import Options
 from engine.errors import ExpressionError
 from engine.spec._jclosure import compile_closure
 
-__all__ = ["FunctionSet", "Expr", "compile_expr", "caret"]
+__all__ = ["FunctionSet", "Expr", "compile_expr", "caret", "root_fields"]
 
 
 class FunctionSet:
@@ -159,3 +159,28 @@ def compile_expr(source: Any, functions: FunctionSet, *, file: str, line: int | 
         return Expr(source, where, fast)
     options = functions.options
     return Expr(source, where, lambda data: parsed.search(data, options=options))
+
+
+# node types whose children after the first are evaluated on something else than the input
+_RIGHT_SIDE_ELSEWHERE = frozenset({"subexpression", "pipe", "projection", "value_projection", "filter_projection",
+                                   "index_expression"})
+
+
+def root_fields(source: str) -> frozenset[str]:
+    """The top-level keys of its input that expression *source* reads (``a`` in ``a.b``,
+    ``f(a, c)``, ``a[?x]``; not ``b``). Compile-time analysis: which look-up feeds a field."""
+    found: set[str] = set()
+
+    def walk(node: Any, at_root: bool) -> None:
+        if not isinstance(node, dict):
+            return
+        kind, children = node.get("type"), node.get("children", [])
+        if kind == "field" and at_root:
+            found.add(node["value"])
+        if kind == "expref":
+            return  # evaluated on the elements a function hands it
+        for i, child in enumerate(children):
+            walk(child, at_root and (i == 0 or kind not in _RIGHT_SIDE_ELSEWHERE))
+
+    walk(jmespath.compile(source).parsed, True)
+    return frozenset(found)

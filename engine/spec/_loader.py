@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Iterable
@@ -15,8 +16,8 @@ from jsonschema.exceptions import best_match
 
 from engine.errors import SpecError
 from engine.models import MODEL_ORDER, MODELS
-from engine.spec._jmes import Expr, FunctionSet, compile_expr
-from engine.spec._model import FanOut, FieldMap, Join, Lookup, Pagination, ParamTemplate, Spec, Stream
+from engine.spec._jmes import Expr, FunctionSet, compile_expr, root_fields
+from engine.spec._model import Expect, FanOut, FieldMap, Join, Lookup, Pagination, ParamTemplate, Spec, Stream
 from engine.spec._yaml import Located, dotted, load_located
 
 __all__ = ["load_spec_text", "load_spec_file", "load_specs", "SpecSet", "spec_schema"]
@@ -102,15 +103,18 @@ class _Compiler:
             )
         if node.get("from") and (fan or "params" in node or "pagination" in node):
             raise self.doc.error((*path, "from"), "a stream with `from` reuses records: it takes no params, pagination or fan_out")
+        records = self.expr((*path, "records"), node.get("records", "@"))
+        shape = node.get("expect", {})
         return Stream(
             where=f"{self.doc.file}:{self.doc.line(path)} {dotted(path)}",
             call=node.get("call"),
             from_=node.get("from"),
             params=self.params((*path, "params"), node.get("params", {})),
-            records=self.expr((*path, "records"), node.get("records", "@")),
+            records=records,
             pagination=pagination,
             fan_out=fan_out,
             filter=self.expr((*path, "filter"), node["filter"]) if "filter" in node else None,
+            expect=Expect(records, "list", shape.get("records") == "optional", tuple(shape.get("keys", ()))),
         )
 
     def enrichment(self, path: tuple[Any, ...], node: dict[str, Any]) -> Join | Lookup:
@@ -127,14 +131,16 @@ class _Compiler:
             )
         lk = node["lookup"]
         lp = (*path, "lookup")
+        result, shape = self.expr((*lp, "result"), lk.get("result", "@")), lk.get("expect", {})
         return Lookup(
             name=name,
             call=lk["call"],
             params=self.params((*lp, "params"), lk.get("params", {})),
             when=self.expr((*lp, "when"), lk["when"]) if "when" in lk else None,
-            result=self.expr((*lp, "result"), lk.get("result", "@")),
+            result=result,
             ignore_errors=frozenset(lk.get("ignore_errors", ())),
             concurrency=lk.get("concurrency", 4),
+            expect=Expect(result, "value", shape.get("result") == "optional", tuple(shape.get("keys", ()))),
         )
 
     def fields(self, model: str, node: dict[str, Any]) -> list[FieldMap]:
@@ -189,7 +195,15 @@ def load_spec_text(text: str, file: str, functions: FunctionSet) -> Spec:
     for i, name in enumerate(names):
         if name in names[:i]:
             raise doc.error(("enrich", i, "name"), f"enrichment name {name!r} is used twice")
+    spec.enrich = [_with_feeds(step, spec.fields) for step in spec.enrich]
     return spec
+
+
+def _with_feeds(step: Join | Lookup, fields: list[FieldMap]) -> Join | Lookup:
+    """A look-up knowing which unified fields read its result (kept on an ignored error)."""
+    if not isinstance(step, Lookup):
+        return step
+    return dataclasses.replace(step, feeds=frozenset(f.name for f in fields if step.name in root_fields(f.expr.source)))
 
 
 def load_spec_file(path: Any, functions: FunctionSet) -> Spec:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.spec._expect import Expect
 from engine.spec._jmes import Expr
 
-__all__ = ["ParamTemplate", "Pagination", "FanOut", "Stream", "Join", "Lookup", "FieldMap", "Spec"]
+__all__ = ["ParamTemplate", "Pagination", "FanOut", "Stream", "Join", "Lookup", "FieldMap", "Spec", "Expect"]
 
 
 class ParamTemplate:
@@ -81,6 +82,7 @@ class Stream:
     pagination: Pagination
     fan_out: FanOut | None
     filter: Expr | None
+    expect: Expect | None = None  # the answer's shape; set by the loader (records must be a list)
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,8 @@ class Lookup:
     result: Expr
     ignore_errors: frozenset[str]
     concurrency: int
+    expect: Expect | None = None  # the answer's shape; set by the loader (result must be present)
+    feeds: frozenset[str] = frozenset()  # unified fields whose expressions read ``name``
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ Exception tree (all from ``engine.store.base``)::
 
     StoreError
     ├── SyncAlreadyRunning   start_run while a fresh running run exists
+    ├── RunFenced            a run that lost its lock (taken over) tried to write
     └── NotFound             a named integration, run or key does not exist
 
 (``engine.secrets.SecretError`` is raised when stored credentials cannot be decrypted.)
@@ -30,6 +31,7 @@ from engine.store.base import (
     Store,
     StoredRecord,
     StoreError,
+    RunFenced,
     SyncAlreadyRunning,
     SyncRun,
     WriteCounts,
@@ -48,6 +50,7 @@ __all__ = [
     "ModelWriter",
     "Store",
     "StoreError",
+    "RunFenced",
     "SyncAlreadyRunning",
     "NotFound",
 ]

@@ -13,7 +13,7 @@ from engine.models import MODELS
 
 __all__ = ["Types", "SCHEMA_VERSION", "record_table", "ref_columns", "migrations"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -168,6 +168,22 @@ def _v4(t: Types) -> list[str]:
     ]
 
 
+def _v5(t: Types) -> list[str]:
+    """Changes a run's guard held back (``engine.guard``): deletions and status regressions."""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS held_changes (
+    run_id {t.key} NOT NULL,
+    integration_id {t.key} NOT NULL,
+    model {t.key} NOT NULL,
+    id {t.key} NOT NULL,
+    kind {t.key} NOT NULL,
+    record {t.text},
+    PRIMARY KEY (run_id, model, id)
+)""",
+        "CREATE INDEX IF NOT EXISTS held_changes_integration ON held_changes (integration_id, run_id)",
+    ]
+
+
 def migrations(t: Types) -> list[tuple[int, list[str]]]:
     """``[(version, statements)]`` in order; each statement is idempotent on its own."""
-    return [(1, _v1(t)), (2, _v2(t)), (3, _v3(t)), (4, _v4(t))]
+    return [(1, _v1(t)), (2, _v2(t)), (3, _v3(t)), (4, _v4(t)), (5, _v5(t))]

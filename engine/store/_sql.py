@@ -1,6 +1,6 @@
 """``SQLStore``: the ``Store`` logic shared by the SQLite and PostgreSQL backends.
 
-A backend supplies a ``Dialect`` and the connection hooks (``_open_conn``, ``_conn``,
+A backend supplies a ``Dialect`` and the connection hooks (``_make_pool``, ``_open_conn``,
 ``_tx_on``, ``_create_stage``, ``_stage_rows``, ``_lock_key``); everything else is here.
 """
 
@@ -17,10 +17,12 @@ from engine.ids import random_id
 from engine.models import MODELS
 from engine.secrets import SecretBox, default_box
 from engine.store._dialect import Dialect
+from engine.store._pool import pool_size as default_pool_size
 from engine.store._query import RECORD_COLUMNS, build_query, check_model
 from engine.store._schema import migrations
 from engine.store._summaries import SummaryCache
 from engine.store._writer import SQLWriter, pack_hashes
+from engine.store._held import HeldSQLMixin
 from engine.store._webhooks import WebhookSQLMixin
 from engine.store.base import (
     ActionTask,
@@ -32,6 +34,7 @@ from engine.store.base import (
     Store,
     StoredRecord,
     StoreError,
+    RunFenced,
     SyncAlreadyRunning,
     SyncRun,
 )
@@ -46,47 +49,61 @@ _ABANDONED = "abandoned (no heartbeat)"
 _ID_CHUNK = 20_000
 
 
-class SQLStore(WebhookSQLMixin, Store, abc.ABC):
+class SQLStore(HeldSQLMixin, WebhookSQLMixin, Store, abc.ABC):
     """Shared implementation; see the module docstring for the backend hooks."""
 
     dialect: Dialect
 
-    def __init__(self, dialect: Dialect, secret_box: SecretBox | None = None) -> None:
+    def __init__(self, dialect: Dialect, secret_box: SecretBox | None = None, pool_size: int | None = None) -> None:
         self.dialect = dialect
         self._box = secret_box
-        self._local = threading.local()
-        self._conns: list[Any] = []
-        self._registry_lock = threading.Lock()
+        self.pool_size = pool_size if pool_size is not None else default_pool_size()
+        self._local = threading.local()  # the connection this thread has checked out, if any
+        self._pool_obj: Any = None
+        self._pool_lock = threading.Lock()
         self._closed = False
         self._summaries = SummaryCache(self._read_summaries, lambda iid, model: self.versions(iid, [model])[model])
 
-    def _conn(self) -> Any:
-        """This thread's shared connection (autocommit), opened on first use."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None or not self._usable(conn):
-            conn = self._open_conn()
+    @contextlib.contextmanager
+    def _conn(self) -> Iterator[Any]:
+        """A pooled autocommit connection for the length of the block (one operation or
+        transaction), then given back. Re-entrant: a nested call on the same thread gets the
+        connection the thread already holds, so nesting never waits on the pool."""
+        held = getattr(self._local, "conn", None)
+        if held is not None:
+            yield held
+            return
+        with self._pool().connection() as conn:
             self._local.conn = conn
-            with self._registry_lock:
-                self._conns.append(conn)
-        return conn
+            try:
+                yield conn
+            finally:
+                self._local.conn = None
 
-    def _usable(self, conn: Any) -> bool:
-        """False when a thread's cached connection must be replaced (backends override)."""
-        return True
+    def _pool(self) -> Any:
+        with self._pool_lock:
+            if self._closed:
+                raise StoreError("store is closed")
+            if self._pool_obj is None:
+                self._pool_obj = self._make_pool(self.pool_size)
+            return self._pool_obj
 
     def close(self) -> None:
-        """Close every connection this store opened for its threads."""
-        with self._registry_lock:
-            conns, self._conns = self._conns, []
+        """Close the pool's connections (the ones in use as they are given back). Idempotent."""
+        with self._pool_lock:
+            pool, self._pool_obj = self._pool_obj, None
             self._closed = True
-        for conn in conns:
-            conn.close()
-        self._local = threading.local()
+        if pool is not None:
+            pool.close()
 
     # --- backend hooks ---------------------------------------------------------------------
     @abc.abstractmethod
+    def _make_pool(self, size: int) -> Any:
+        """The connection pool (``.connection()`` context manager, ``.close()``), at most *size* open."""
+
+    @abc.abstractmethod
     def _open_conn(self) -> Any:
-        """A new connection in autocommit mode (the caller closes it)."""
+        """A new, unpooled connection in autocommit mode (the caller closes it)."""
 
     @abc.abstractmethod
     def _close_conn(self, conn: Any) -> None:
@@ -122,16 +139,17 @@ class SQLStore(WebhookSQLMixin, Store, abc.ABC):
         return self.dialect.sql(sql)
 
     def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cur = self._conn().cursor()
-        try:
-            cur.execute(self._q(sql), list(params))
-            return cur.fetchall()
-        finally:
-            cur.close()
+        with self._conn() as conn:
+            cur = conn.cursor()
+            try:
+                cur.execute(self._q(sql), list(params))
+                return cur.fetchall()
+            finally:
+                cur.close()
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[Any]:
-        with self._tx_on(self._conn()) as cur:
+        with self._conn() as conn, self._tx_on(conn) as cur:
             yield cur
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
@@ -301,24 +319,43 @@ class SQLStore(WebhookSQLMixin, Store, abc.ABC):
             raise SyncAlreadyRunning(integration_id, rows[0][0] if rows else "?") from None
         return run
 
-    def heartbeat(self, run_id: str, now: datetime) -> None:
-        """Refresh a running run's heartbeat (a finished or abandoned run is left alone);
-        ``NotFound`` if the run does not exist."""
+    def heartbeat(self, run_id: str, now: datetime) -> bool:
+        """Refresh a running run's heartbeat; False (nothing written) if the run no longer holds
+        the lock (finished, or taken over as abandoned); ``NotFound`` if it does not exist."""
         n = self._execute("UPDATE sync_runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'",
                           [self.dialect.ts_in(now), run_id])
         if n == 0 and self.get_run(run_id) is None:
             raise NotFound(f"run {run_id} does not exist")
+        return n > 0
+
+    def fence(self, cur: Any, integration_id: str, run_id: str | None) -> None:
+        """Inside a write transaction: raise ``RunFenced`` unless *run_id* still holds the lock
+        of *integration_id*. Serialised with ``start_run`` (same lock key), so a takeover either
+        happened before this check or waits until the transaction ends. No-op without a run."""
+        if run_id is None:
+            return
+        self._lock_key(cur, f"run:{integration_id}")
+        cur.execute(self._q("SELECT status FROM sync_runs WHERE id = ?"), [run_id])
+        row = cur.fetchone()
+        if row is None or row[0] != "running":
+            raise RunFenced(run_id, row[0] if row else None)
 
     def finish_run(self, run: SyncRun) -> None:
-        """Persist status, finished_at, stats, warnings and error; ``NotFound`` if absent."""
+        """Persist status, finished_at, stats, warnings and error while the run still holds
+        the lock; ``RunFenced`` if it lost it (its stored outcome stays), ``NotFound`` if absent."""
         d = self.dialect
-        n = self._execute(
-            "UPDATE sync_runs SET status = ?, finished_at = ?, stats = ?, warnings = ?, error = ? WHERE id = ?",
-            [run.status, d.ts_in(run.finished_at), d.json_in(run.stats), d.json_in(run.warnings),
-             run.error, run.id],
-        )
-        if n == 0:
-            raise NotFound(f"run {run.id} does not exist")
+        with self._transaction() as cur:
+            try:
+                self.fence(cur, run.integration_id, run.id)
+            except RunFenced as exc:
+                cur.execute(self._q("SELECT 1 FROM sync_runs WHERE id = ?"), [run.id])
+                if cur.fetchone() is None:
+                    raise NotFound(f"run {run.id} does not exist") from None
+                raise exc from None
+            cur.execute(self._q(
+                "UPDATE sync_runs SET status = ?, finished_at = ?, stats = ?, warnings = ?, error = ? WHERE id = ?"),
+                [run.status, d.ts_in(run.finished_at), d.json_in(run.stats), d.json_in(run.warnings),
+                 run.error, run.id])
 
     def list_runs(self, integration_id: str | None = None, limit: int = 50) -> list[SyncRun]:
         """Newest first."""
@@ -362,9 +399,10 @@ class SQLStore(WebhookSQLMixin, Store, abc.ABC):
                           warnings=d.json_out(row[8]) or [])
 
     # --- records ---------------------------------------------------------------------------
-    def writer(self, integration_id: str, model: str) -> SQLWriter:
-        """A ``ModelWriter`` for one model of one integration (use it with ``with``)."""
-        return SQLWriter(self, integration_id, model)
+    def writer(self, integration_id: str, model: str, run_id: str | None = None) -> SQLWriter:
+        """A ``ModelWriter`` for one model of one integration (use it with ``with``); fenced
+        by *run_id* when given (see ``Store.writer``)."""
+        return SQLWriter(self, integration_id, model, run_id)
 
     def _load_hashes(self, conn: Any, integration_id: str, model: str) -> tuple[dict[str, bytes], set[str]]:
         """The stored hashes of one model, read on *conn*: ``{id: packed}`` (see
@@ -385,11 +423,13 @@ class SQLStore(WebhookSQLMixin, Store, abc.ABC):
         finally:
             cur.close()
 
-    def mark_deleted(self, integration_id: str, model: str, seen_ids: set[str], now: datetime) -> int:
+    def mark_deleted(self, integration_id: str, model: str, seen_ids: set[str], now: datetime,
+                     run_id: str | None = None) -> int:
         """Mark live rows not in *seen_ids* deleted (remote_deleted_at = changed_at = now)."""
         table = check_model(model)
         ts = self.dialect.ts_in(now)
         with self._transaction() as cur:
+            self.fence(cur, integration_id, run_id)
             cur.execute(self._q(f"SELECT id FROM {table} WHERE integration_id = ? AND remote_deleted_at IS NULL"),
                         [integration_id])
             gone = [r[0] for r in cur.fetchall() if r[0] not in seen_ids]
@@ -427,12 +467,14 @@ class SQLStore(WebhookSQLMixin, Store, abc.ABC):
     def query(self, q: Query) -> list[StoredRecord]:
         """One page ordered by id (see ``Query``)."""
         sql, params = build_query(self.dialect, q)
-        cur = self._conn().cursor()
-        try:
-            cur.execute(sql, params)
-            return [self._record(r, q.raw_remote_data) for r in cur.fetchall()]
-        finally:
-            cur.close()
+        with self._conn() as conn:
+            cur = conn.cursor()
+            try:
+                cur.execute(sql, params)
+                rows = cur.fetchall()
+            finally:
+                cur.close()
+        return [self._record(r, q.raw_remote_data) for r in rows]
 
     def summaries(self, integration_id: str, model: str, ids: Sequence[str],
                   fields: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -85,9 +85,10 @@ def _merge_sql(store: "SQLStore", model: str) -> tuple[str, str]:
 class SQLWriter(ModelWriter):
     """One model of one integration, written in one transaction (see module docstring)."""
 
-    def __init__(self, store: "SQLStore", integration_id: str, model: str) -> None:
+    def __init__(self, store: "SQLStore", integration_id: str, model: str, run_id: str | None = None) -> None:
         check_model(model)
         self._store = store
+        self._run_id = run_id
         self._d = store.dialect
         self.integration_id = integration_id
         self.model = model
@@ -174,6 +175,7 @@ class SQLWriter(ModelWriter):
     def _merge(self, conn: Any) -> None:
         upsert, raw_only = _merge_sql(self._store, self.model)
         with self._store._tx_on(conn) as cur:
+            self._store.fence(cur, self.integration_id, self._run_id)
             cur.execute(upsert, [self.integration_id])
             cur.execute(raw_only, [self.integration_id])
             self._store._bump_version(cur, self.integration_id, self.model)

@@ -41,6 +41,7 @@ __all__ = [
     "Store",
     "StoreError",
     "SyncAlreadyRunning",
+    "RunFenced",
     "NotFound",
     "WebhookEndpoint",
     "WebhookDelivery",
@@ -57,6 +58,16 @@ class SyncAlreadyRunning(StoreError):
     def __init__(self, integration_id: str, run_id: str) -> None:
         super().__init__(f"a sync of integration {integration_id} is already running (run {run_id})")
         self.integration_id = integration_id
+        self.run_id = run_id
+
+
+class RunFenced(StoreError):
+    """A run tried to write after it lost the integration's lock (it was taken over as stale,
+    or cancelled): the write is refused in the same transaction, nothing is changed."""
+
+    def __init__(self, run_id: str, status: str | None) -> None:
+        super().__init__(f"run {run_id} no longer holds the integration's lock (it is {status or 'gone'}); "
+                         "it stops without writing")
         self.run_id = run_id
 
 
@@ -351,11 +362,14 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def heartbeat(self, run_id: str, now: datetime) -> None: ...
+    def heartbeat(self, run_id: str, now: datetime) -> bool:
+        """Refresh a running run's heartbeat. False when the run no longer holds the lock
+        (taken over, finished): its owner must stop. ``NotFound`` if it does not exist."""
 
     @abc.abstractmethod
     def finish_run(self, run: SyncRun) -> None:
-        """Persist status, finished_at, stats, warnings and error of *run*."""
+        """Persist status, finished_at, stats, warnings and error of *run*, only while it still
+        holds the lock (status ``running`` in the store): else ``RunFenced``, nothing written."""
 
     @abc.abstractmethod
     def list_runs(self, integration_id: str | None = None, limit: int = 50) -> list[SyncRun]:
@@ -408,10 +422,13 @@ class Store(abc.ABC):
 
     # --- records ---------------------------------------------------------------------------
     @abc.abstractmethod
-    def writer(self, integration_id: str, model: str) -> ModelWriter: ...
+    def writer(self, integration_id: str, model: str, run_id: str | None = None) -> ModelWriter:
+        """A writer for one model. With *run_id* (fencing) its commit checks, in the same
+        transaction, that the run still holds the lock, else raises ``RunFenced``."""
 
     @abc.abstractmethod
-    def mark_deleted(self, integration_id: str, model: str, seen_ids: set[str], now: datetime) -> int:
+    def mark_deleted(self, integration_id: str, model: str, seen_ids: set[str], now: datetime,
+                     run_id: str | None = None) -> int:
         """Set ``remote_deleted_at`` (and ``changed_at``) on live rows whose id is not in
         *seen_ids*. Returns how many were marked. Called only after a complete FULL run."""
 

@@ -1,6 +1,9 @@
 """``PostgresStore``: the store in PostgreSQL (psycopg 3), optionally inside one schema.
 
-Each thread gets its own autocommit connection; transactions are explicit. JSON columns are
+Connections come from a ``psycopg_pool.ConnectionPool`` (at most ``$LMSYNC_DB_POOL_SIZE``,
+default 8, per store object), each checked out for one operation; they run in autocommit mode
+and transactions are explicit. Every connection names itself ``lmsync:<schema>`` in
+``application_name`` (unless the DSN sets one), so ``pg_stat_activity`` shows what is whose. JSON columns are
 ``jsonb``, timestamps ``timestamptz`` (sessions run in UTC), and every id column uses the
 ``"C"`` collation so ordering is bytewise, identical to SQLite. Writers stage rows with
 ``COPY`` into a TEMP table. Transactions that must not interleave across processes (the run
@@ -20,6 +23,8 @@ import psycopg
 from psycopg.types.json import set_json_loads
 from psycopg import errors as pg_errors
 from psycopg import sql as pg_sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool
 
 from engine.secrets import SecretBox
 from engine.store._dialect import Dialect, dump_json, utc
@@ -72,31 +77,50 @@ class PostgresDialect(Dialect):
 class PostgresStore(SQLStore):
     """The PostgreSQL backend. *schema* (created by ``migrate``) isolates the tables."""
 
-    def __init__(self, dsn: str, schema: str | None = None, *, secret_box: SecretBox | None = None) -> None:
-        super().__init__(PostgresDialect(), secret_box)
+    def __init__(self, dsn: str, schema: str | None = None, *, secret_box: SecretBox | None = None,
+                 pool_size: int | None = None, pool_timeout_s: float = 30.0) -> None:
+        super().__init__(PostgresDialect(), secret_box, pool_size)
         self._dsn = dsn
         self.schema = schema
+        self._pool_timeout = pool_timeout_s
+        named = "application_name" in conninfo_to_dict(dsn)
+        self.application_name = None if named else f"lmsync:{schema or 'public'}"[:63]
 
     def __repr__(self) -> str:
         # The DSN may carry a password: show only the schema.
         return f"PostgresStore(schema={self.schema!r})"
 
     # --- connections -----------------------------------------------------------------------
-    def _open_conn(self) -> psycopg.Connection:
-        if self._closed:
-            raise StoreError("store is closed")
-        conn = psycopg.connect(self._dsn, autocommit=True)
+    def _connect_kwargs(self) -> dict[str, Any]:
+        extra = {"application_name": self.application_name} if self.application_name else {}
+        return {"autocommit": True, **extra}
+
+    def _configure(self, conn: psycopg.Connection) -> None:
         set_json_loads(orjson.loads, conn)
         conn.execute("SET TIME ZONE 'UTC'")
         if self.schema:
             conn.execute(pg_sql.SQL("SET search_path TO {}").format(pg_sql.Identifier(self.schema)))
+
+    def _make_pool(self, size: int) -> ConnectionPool:
+        # One direct connection first: an unreachable server or a bad password is reported
+        # with the server's own message now, not as a pool timeout later.
+        self._open_conn().close()
+        pool = ConnectionPool(self._dsn, min_size=1, max_size=size, kwargs=self._connect_kwargs(),
+                              configure=self._configure, check=ConnectionPool.check_connection,
+                              timeout=self._pool_timeout, max_idle=120, open=False,
+                              name=self.application_name or "lmsync")
+        pool.open()
+        return pool
+
+    def _open_conn(self) -> psycopg.Connection:
+        if self._closed:
+            raise StoreError("store is closed")
+        conn = psycopg.connect(self._dsn, **self._connect_kwargs())
+        self._configure(conn)
         return conn
 
     def _close_conn(self, conn: psycopg.Connection) -> None:
         conn.close()
-
-    def _usable(self, conn: psycopg.Connection) -> bool:
-        return not (conn.closed or conn.broken)
 
     @contextlib.contextmanager
     def _tx_on(self, conn: psycopg.Connection) -> Iterator[psycopg.Cursor]:

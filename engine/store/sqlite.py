@@ -1,6 +1,9 @@
 """``SQLiteStore``: the store in one SQLite file (stdlib ``sqlite3``, WAL mode).
 
-Each thread gets its own connection; readers run concurrently with the single writer (WAL).
+Connections come from a bounded pool (``engine.store._pool``, ``$LMSYNC_DB_POOL_SIZE``), one
+checked out per operation; readers run concurrently with the single writer (WAL). Each
+connection has a 16 MiB page cache, so the pool bounds that memory too (8 × 16 MiB by default);
+a model writer and its hash scan use connections of their own, closed when they are done.
 Write transactions start with ``BEGIN IMMEDIATE`` (one writer at a time, also across
 processes) and, inside one process, queue on a lock instead of spinning on ``SQLITE_BUSY``.
 Timestamps are stored as fixed-width ISO 8601 UTC text, so text order is time order.
@@ -21,6 +24,7 @@ import orjson
 
 from engine.secrets import SecretBox
 from engine.store._dialect import Dialect, utc
+from engine.store._pool import BoundedPool
 from engine.store._schema import Types
 from engine.store._sql import SQLStore
 from engine.store._writer import STAGE, stage_columns, stage_ddl
@@ -61,12 +65,18 @@ class SQLiteDialect(Dialect):
         return isinstance(exc, sqlite3.IntegrityError)
 
 
+def _end_transaction(conn: sqlite3.Connection) -> None:
+    """Roll back a transaction left open, so the next user of a pooled connection starts clean."""
+    if conn.in_transaction:
+        conn.rollback()
+
+
 class SQLiteStore(SQLStore):
     """The SQLite backend. ``path`` is the database file (its directory is created)."""
 
     def __init__(self, path: str | Path, *, secret_box: SecretBox | None = None,
-                 busy_timeout_s: float = 60.0) -> None:
-        super().__init__(SQLiteDialect(), secret_box)
+                 busy_timeout_s: float = 60.0, pool_size: int | None = None) -> None:
+        super().__init__(SQLiteDialect(), secret_box, pool_size)
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._timeout = busy_timeout_s
@@ -76,6 +86,9 @@ class SQLiteStore(SQLStore):
         return f"SQLiteStore({str(self.path)!r})"
 
     # --- connections -----------------------------------------------------------------------
+    def _make_pool(self, size: int) -> BoundedPool:
+        return BoundedPool(self._open_conn, size, reset=_end_transaction, timeout=self._timeout)
+
     def _open_conn(self) -> sqlite3.Connection:
         if self._closed:
             raise StoreError("store is closed")

@@ -76,6 +76,11 @@ class WebhookSender:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lmsync-webhook")
         self._futures: set[Future] = set()
         self._lock = threading.Lock()
+        # defer: publish only logs the deliveries (status pending); a short-lived process (the
+        # ``lmsync sync`` command) then calls ``try_deferred`` once and leaves the rest to the
+        # scheduler, instead of keeping the process alive through the retries.
+        self.defer = False
+        self._deferred: list[str] = []
 
     # --- publishing --------------------------------------------------------------------------
     def publish(self, integration: Integration, run: SyncRun, changed_models: list[str]) -> list[WebhookDelivery]:
@@ -96,8 +101,27 @@ class WebhookSender:
                 self.store.put_delivery(d)
                 deliveries.append(d)
         for d in deliveries:
-            self._submit(d.id)
+            if self.defer:
+                with self._lock:
+                    self._deferred.append(d.id)
+            else:
+                self._submit(d.id)
         return deliveries
+
+    def try_deferred(self, timeout: float = 3.0) -> int:
+        """One attempt (at most *timeout* seconds each) of every delivery deferred by
+        ``publish``; the failed ones stay ``pending`` with their ``next_attempt_at`` for
+        ``resume_pending``. Returns how many are still pending."""
+        with self._lock:
+            ids, self._deferred = self._deferred, []
+        pending = 0
+        for delivery_id in ids:
+            delivery = self.store.get_delivery(delivery_id)
+            if delivery is None or delivery.status != "pending":
+                continue
+            self._attempt(delivery, timeout=min(timeout, self.policy.timeout))
+            pending += delivery.status == "pending"
+        return pending
 
     def resume_pending(self, overdue_s: float = 60.0) -> int:
         """Restart pending deliveries whose next attempt is more than *overdue_s* late (their
@@ -145,7 +169,7 @@ class WebhookSender:
     def _endpoint(self, endpoint_id: str) -> WebhookEndpoint | None:
         return next((e for e in self.store.list_webhooks() if e.id == endpoint_id), None)
 
-    def _attempt(self, delivery: WebhookDelivery) -> None:
+    def _attempt(self, delivery: WebhookDelivery, timeout: float | None = None) -> None:
         endpoint = self._endpoint(delivery.endpoint_id)
         delivery.attempts += 1
         delivery.last_attempt_at = now_utc()
@@ -153,7 +177,7 @@ class WebhookSender:
             delivery.status, delivery.error = "failed", "endpoint removed or disabled"
             self.store.put_delivery(delivery)
             return
-        ok = self._post(endpoint, delivery)
+        ok = self._post(endpoint, delivery, timeout)
         if ok:
             delivery.status, delivery.next_attempt_at, delivery.error = "delivered", None, None
         elif delivery.attempts >= self.policy.max_attempts:
@@ -164,14 +188,15 @@ class WebhookSender:
         log.info("webhook %s %s to endpoint %s: attempt %d, %s", delivery.event_type, delivery.event_id,
                  endpoint.id, delivery.attempts, delivery.status if ok else delivery.error)
 
-    def _post(self, endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> bool:
+    def _post(self, endpoint: WebhookEndpoint, delivery: WebhookDelivery, timeout: float | None = None) -> bool:
         body = delivery.body.encode()
         ts = int(time.time())
         headers = {"Content-Type": "application/json", "User-Agent": "lmsync-webhooks",
                    TIMESTAMP_HEADER: str(ts), SIGNATURE_HEADER: sign(endpoint.secret, ts, body),
                    EVENT_HEADER: delivery.event_type, EVENT_ID_HEADER: delivery.event_id}
         try:
-            response = self._client.post(endpoint.url, content=body, headers=headers)
+            response = self._client.post(endpoint.url, content=body, headers=headers,
+                                         timeout=self.policy.timeout if timeout is None else timeout)
         except httpx.HTTPError as exc:
             delivery.response_status, delivery.error = None, f"{exc.__class__.__name__} (no response)"
             return False

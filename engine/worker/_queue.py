@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import redis
 
+from engine.config import lock_timing
 from engine.ids import random_id
 from engine.jobs import live_run
 from engine.store.base import Store
@@ -28,7 +27,7 @@ class CelerySyncQueue:
         self.queue = queue or queue_name()
         self.app = make_celery(broker_url, self.queue)
         self.redis = redis.Redis.from_url(self.app.conf.broker_url)
-        self.stale_after_s = stale_after_s or float(os.environ.get("LMSYNC_STALE_AFTER_S", 60))
+        self.stale_after_s = stale_after_s or lock_timing()[1]
         self.marker_ttl_s = marker_ttl_s
 
     def force_sync(self, integration_id: str, kind: str = "FULL") -> tuple[str, bool]:

@@ -121,8 +121,8 @@ def test_bodies(env):
 
 def test_unknown_route_and_method_use_the_envelope(env):
     with env.client(env.key_all) as c:
-        assert_error(c.get("/v1/lms/nothing"), 404, None)
-        assert_error(c.delete("/v1/lms/users"), 405, None)
+        assert_error(c.get("/v1/lms/nothing"), 404, "PLATFORM.INPUT_INVALID")
+        assert_error(c.delete("/v1/lms/users"), 405, "PLATFORM.INPUT_INVALID")
 
 
 def test_unexpected_exception_is_a_clean_500(env, monkeypatch):

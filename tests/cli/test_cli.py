@@ -31,8 +31,8 @@ def test_integration_lifecycle_never_prints_the_token(cli):
     listed = cli("integrations", "list", "--json")
     assert [i["id"] for i in json.loads(listed.stdout)] == [data["id"]]
     assert ADMIN_TOKEN not in added.output + listed.output
-    assert cli("integrations", "remove", data["id"]).exit_code == 0
-    assert cli("integrations", "remove", data["id"]).exit_code == 1
+    assert cli("integrations", "remove", data["id"], "--yes").exit_code == 0
+    assert cli("integrations", "remove", data["id"], "--yes").exit_code == 1
 
 
 @pytest.mark.parametrize(

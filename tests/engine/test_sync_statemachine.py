@@ -90,7 +90,8 @@ class SyncMachine(RuleBasedStateMachine):
         (self.tmp / "m" / "users.yaml").write_text(SPEC)
         self.remote = Remote()
         self.store = _make_store(self.kind, self.tmp)
-        self.store.add_integration(Integration(id="fake:sm", connector="fake", base_url="http://fake.test", credentials={}))
+        self.store.add_integration(Integration(id="fake:sm", connector="fake", base_url="http://fake.test", credentials={},
+                                              settings={"delete_guard_share": 1}))  # every deletion is real here
         pm = make_plugin_manager([FakePlugin(self.tmp / "m")], entry_points=False)
         self.engine = SyncEngine(self.store, pm, client_factory=lambda: httpx.Client(transport=httpx.MockTransport(self.remote.handler)),
                                  policy=RetryPolicy(attempts=1))

@@ -110,7 +110,7 @@ def test_sigkill_mid_sync_leaves_a_consistent_store_and_the_next_sync_recovers(t
         assert store.list_runs(iid)[0].status == "running"
         time.sleep(1.5)
         control.latency_ms = 0
-        run = SyncEngine(store, stale_after_s=1).sync(iid)
+        run = SyncEngine(store, heartbeat_s=0.3, stale_after_s=1).sync(iid)
         assert run.status == "succeeded", run.error
         runs = store.list_runs(iid)
         assert runs[1].status == "failed" and "abandoned" in runs[1].error

@@ -30,9 +30,9 @@ def raw_database_text(store) -> bytes:
     if isinstance(store, SQLiteStore):
         store.close()
         return b"".join(p.read_bytes() for p in store.path.parent.glob(store.path.name + "*"))
-    cur = store._conn().cursor()
-    cur.execute("SELECT string_agg(t::text, '|') FROM integrations t")
-    return (cur.fetchone()[0] or "").encode()
+    with store._conn() as conn:
+        row = conn.execute("SELECT string_agg(t::text, '|') FROM integrations t").fetchone()
+    return (row[0] or "").encode()
 
 
 def test_integration_round_trip_and_encryption_at_rest(store, iid):

@@ -11,6 +11,9 @@ from ._site import MoodleSite
 
 __all__ = ["Call", "moodle_error"]
 
+# roles holding moodle/user:viewdetails in the course context by default (lib/db/access.php)
+_VIEWDETAILS_ROLES = frozenset({3, 4, 5})
+
 
 def moodle_error(code: str, message: str, debuginfo: str | None = None, kind: str = "moodle_exception") -> MoodleError:
     """Shorthand for a plain moodle_exception."""
@@ -97,7 +100,21 @@ class Call:
             return 2
         if course is not None and self.can("moodle/course:viewparticipants"):
             return 2
+        if course is None and self.shares_course_with_details(user):
+            return 2
         return 1 if course is not None else 0
+
+    def shares_course_with_details(self, user: User) -> bool:
+        """user_get_user_details_courses(): without system-level user:viewdetails, a user is
+        shown when both are active in a course where the caller's role holds it there (the
+        default archetypes: editingteacher, teacher, student). Everyone else is left out of
+        core_user_get_users silently (OBSERVED-5.0 §6.2)."""
+        site = self.site
+        for courseid, roles in site.course_roles.items():
+            if (_VIEWDETAILS_ROLES & set(roles.get(self.caller.id, ())) and site.is_active_in(courseid, self.caller.id)
+                    and site.is_active_in(courseid, user.id)):
+                return True
+        return False
 
     def user_details(self, user: User, level: int, fields: frozenset[str] | None = None,
                      course: Course | None = None) -> dict[str, Any]:

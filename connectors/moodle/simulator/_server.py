@@ -60,27 +60,28 @@ def run_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0, *,
         sock.close()
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m connectors.moodle.simulator",
-                                     description="Faithful Moodle 5.0 REST web-service simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8780)
-    parser.add_argument("--users", type=int, default=200)
-    parser.add_argument("--courses", type=int, default=20)
-    parser.add_argument("--enrolments-per-course", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--fault-rate", type=float, default=0.0)
+def _parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog or "python -m connectors.moodle.simulator",
+                                     description="Faithful Moodle 5.0 REST web-service simulator",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    parser.add_argument("--port", type=int, default=8780, help="TCP port to listen on")
+    parser.add_argument("--users", type=int, default=200, help="generated users")
+    parser.add_argument("--courses", type=int, default=20, help="generated courses")
+    parser.add_argument("--enrolments-per-course", type=int, default=10, help="generated enrolments per course")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the generated site")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added delay per request (milliseconds)")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests answered with a fault (0..1)")
     parser.add_argument("--debug", action="store_true", help="site debugging on (debuginfo in errors)")
     parser.add_argument("--tiny", action="store_true", help="serve tiny_site() instead of a generated site")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     """Command-line entry: generate a site, print URL and admin token, serve until interrupted."""
     from ._site import MoodleSite
     from ._tiny import tiny_site
-    args = _parser().parse_args(argv)
+    args = _parser(prog).parse_args(argv)
     site = tiny_site() if args.tiny else MoodleSite.generate(
         seed=args.seed, users=args.users, courses=args.courses,
         enrolments_per_course=args.enrolments_per_course)
