@@ -49,23 +49,28 @@ class FakeRemote:
 
 
 
-@pytest.fixture
-def setup(tmp_path):
+def build(tmp_path, remote, **engine_options):
+    """A SQLite store with one fake integration, and a ``SyncEngine`` reading *remote*."""
     mappings = tmp_path / "mappings"
     mappings.mkdir()
     (mappings / "users.yaml").write_text(USERS_SPEC)
-    remote = FakeRemote()
     pm = make_plugin_manager([FakePlugin(mappings)], entry_points=False)
     store = SQLiteStore(tmp_path / "db.sqlite3")
     store.migrate()
     store.add_integration(Integration(id="fake:1", connector="fake", base_url="https://fake.test", credentials={"token": "s3cr3t-token"}))
-    engine = SyncEngine(
-        store,
-        pm,
-        client_factory=lambda: httpx.Client(transport=httpx.MockTransport(remote.handler)),
-        policy=RetryPolicy(base_delay=0.001, max_delay=0.01),
-    )
-    return engine, store, remote
+
+    def engine(**more):
+        return SyncEngine(store, pm, client_factory=lambda: httpx.Client(transport=httpx.MockTransport(remote.handler)),
+                          policy=RetryPolicy(base_delay=0.001, max_delay=0.01), **{**engine_options, **more})
+
+    return engine, store
+
+
+@pytest.fixture
+def setup(tmp_path):
+    remote = FakeRemote()
+    engine, store = build(tmp_path, remote)
+    return engine(), store, remote
 
 
 def _users(store):

@@ -7,14 +7,9 @@ import threading
 import time
 
 import httpx
-from fake_connector import FakePlugin
-from test_engine_e2e import USERS_SPEC, FakeRemote, _users
+from test_engine_e2e import FakeRemote, _users, build
 
-from engine.plugins import make_plugin_manager
-from engine.store.base import Integration
-from engine.store.sqlite import SQLiteStore
 from engine.sync import SyncEngine
-from engine.transport import RetryPolicy
 
 
 class PausingRemote(FakeRemote):
@@ -35,18 +30,11 @@ class PausingRemote(FakeRemote):
 
 
 def test_a_resumed_stale_run_writes_nothing(tmp_path):
-    mappings = tmp_path / "mappings"
-    mappings.mkdir()
-    (mappings / "users.yaml").write_text(USERS_SPEC)
     remote = PausingRemote()
-    pm = make_plugin_manager([FakePlugin(mappings)], entry_points=False)
-    store = SQLiteStore(tmp_path / "db.sqlite3")
-    store.migrate()
-    store.add_integration(Integration(id="fake:1", connector="fake", base_url="https://fake.test", credentials={"token": "s3cr3t-token"}))
+    make, store = build(tmp_path, remote)
 
     def engine(beat: float, stale: float) -> SyncEngine:
-        return SyncEngine(store, pm, client_factory=lambda: httpx.Client(transport=httpx.MockTransport(remote.handler)),
-                          policy=RetryPolicy(base_delay=0.001, max_delay=0.01), heartbeat_s=beat, stale_after_s=stale)
+        return make(heartbeat_s=beat, stale_after_s=stale)
 
     assert engine(5, 11).sync("fake:1").status == "succeeded"
     remote.armed = True
