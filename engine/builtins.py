@@ -18,6 +18,7 @@ from jmespath.functions import signature
 
 from engine.errors import ActionNotAvailable, BadResponse
 from engine.hookspecs import hookimpl
+from engine.secrets import redact_text, secret_pattern
 
 __all__ = ["unix_to_iso", "html_to_text", "iso_from_datetime"]
 
@@ -144,11 +145,9 @@ def lmsync_parse_response(integration, call: str, response) -> Any:
 
 @hookimpl(trylast=True)
 def lmsync_redact(integration, text: str) -> str:
-    """Default: replace every credential value of the integration."""
-    for value in (integration.credentials or {}).values():
-        if value:
-            text = text.replace(value, "[REDACTED]")
-    return text
+    """Default: replace every credential value of the integration, in every encoding it may
+    travel in (``engine.secrets.secret_variants``), with one cached pattern per set of credentials."""
+    return redact_text(text, secret_pattern((integration.credentials or {}).values()))
 
 
 @hookimpl(trylast=True)

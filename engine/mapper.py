@@ -17,6 +17,7 @@ import jmespath.exceptions
 from engine.errors import RecordError
 from engine.ids import record_id
 from engine.runner import INCOMPLETE, RunContext, iter_enriched
+from engine.secrets import redact_value, secret_pattern
 from engine.spec import Join, Lookup, Spec
 from engine.store.base import MappedRecord, StoredRecord
 from schemas._loader import fast_model_check, model_validator
@@ -57,6 +58,7 @@ class RecordMapper:
         self.validator = model_validator(spec.model)
         self.check = fast_model_check(spec.model)
         self.secrets = [s for s in secrets if s]
+        self.secret_pattern = secret_pattern(self.secrets)
         self.source_key = ctx.call_of(spec.source)
         self.integration_info = ctx.integration_info
         fan = spec.source.fan_out
@@ -139,10 +141,8 @@ class RecordMapper:
             if raw.get(name) is not None:
                 data[key] = raw[name]
         text = _dumps(data)
-        if any(s in text for s in self.secrets):
-            for s in self.secrets:
-                text = text.replace(s, "[REDACTED]")
-            data = json.loads(text)
+        if self.secret_pattern is not None and self.secret_pattern.search(text):
+            data = redact_value(json.loads(text), self.secret_pattern)  # per string, inside longer ones too
             return data, canonical_hash(data)
         return data, _digest(text)
 

@@ -9,9 +9,16 @@ Errors: ``SecretError`` (a wrong key or a corrupted token); it never includes pl
 
 from __future__ import annotations
 
+import functools
+import html
 import json
+import logging
 import os
+import re
 import threading
+import urllib.parse
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +27,10 @@ from cryptography.fernet import Fernet, InvalidToken
 from engine import config
 from engine.errors import ConfigError
 
-__all__ = ["SecretBox", "SecretError", "default_box", "generate_key", "load_key"]
+__all__ = [
+    "REDACTED", "SecretBox", "SecretError", "SecretLogFilter", "SecretRegistry", "default_box", "generate_key",
+    "live_secrets", "load_key", "redact_text", "redact_value", "secret_pattern", "secret_variants",
+]
 
 _KEY_ENV = "LMSYNC_SECRET_KEY"
 _KEY_FILE = "secret.key"
@@ -97,3 +107,111 @@ def default_box() -> SecretBox:
             except (ConfigError, OSError, UnicodeDecodeError) as exc:
                 raise ConfigError(f"{_key_source()}: cannot load the secret key: {exc}") from None
         return _boxes[where]
+
+
+# --- Redaction of secrets in every encoding they may travel in ------------------------------
+
+REDACTED = "[REDACTED]"
+_PCT = re.compile(r"%[0-9A-F]{2}")
+
+
+def _hex_lower(text: str) -> str:
+    return _PCT.sub(lambda m: m.group(0).lower(), text)
+
+
+def secret_variants(secret: str) -> set[str]:
+    """*secret* as it may appear once encoded: raw, percent-encoded (``quote(safe='')`` and
+    ``quote_plus``, upper- and lowercase hex), JSON-escaped (ASCII and not) and HTML-escaped."""
+    if not secret:
+        return set()
+    quoted = {urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}
+    out = {secret, *quoted, *(_hex_lower(q) for q in quoted),
+           json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
+           html.escape(secret), html.escape(secret, quote=False)}
+    return {v for v in out if v}
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
+    variants = {v for s in secrets for v in secret_variants(s)}
+    if not variants:
+        return None
+    return re.compile("|".join(re.escape(v) for v in sorted(variants, key=lambda v: (-len(v), v))))
+
+
+def secret_pattern(secrets: Iterable[Any]) -> re.Pattern[str] | None:
+    """One compiled regex matching every variant of every secret, longest first (cached by the
+    set of secrets); ``None`` when there is nothing to hide. Non-string and empty values are skipped."""
+    return _compiled(tuple(sorted({s for s in secrets if isinstance(s, str) and s})))
+
+
+def redact_text(text: str, pattern: re.Pattern[str] | None) -> str:
+    """*text* with every match of *pattern* (from ``secret_pattern``) replaced by ``[REDACTED]``."""
+    return pattern.sub(REDACTED, text) if pattern is not None else text
+
+
+def redact_value(value: Any, pattern: re.Pattern[str] | None) -> Any:
+    """A decoded JSON value with every secret variant replaced inside strings and keys, at any depth."""
+    if pattern is None:
+        return value
+    if isinstance(value, str):
+        return pattern.sub(REDACTED, value)
+    if isinstance(value, dict):
+        return {redact_value(k, pattern) if isinstance(k, str) else k: redact_value(v, pattern) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(v, pattern) for v in value]
+    return value
+
+
+class SecretRegistry:
+    """The secrets of the live transports of this process (each registration counted, so two
+    transports of one integration can close independently)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def add(self, secrets: Iterable[Any]) -> tuple[str, ...]:
+        """Register *secrets*; returns the registered ones (pass them to ``discard``)."""
+        kept = tuple({s for s in secrets if isinstance(s, str) and s})
+        with self._lock:
+            self._counts.update(kept)
+        return kept
+
+    def discard(self, secrets: Iterable[str]) -> None:
+        """Undo one ``add`` of *secrets*."""
+        with self._lock:
+            self._counts.subtract(secrets)
+            for s in [s for s, n in self._counts.items() if n <= 0]:
+                del self._counts[s]
+
+    def pattern(self) -> re.Pattern[str] | None:
+        """The compiled pattern of every registered secret."""
+        with self._lock:
+            current = list(self._counts)
+        return secret_pattern(current)
+
+
+live_secrets = SecretRegistry()
+
+
+class SecretLogFilter(logging.Filter):
+    """Redacts the secrets of *registry* from a log record: the message is formatted with its
+    args, redacted, and stored with ``args=()``. Never drops a record."""
+
+    def __init__(self, registry: SecretRegistry = live_secrets) -> None:
+        super().__init__()
+        self.registry = registry
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        pattern = self.registry.pattern()
+        if pattern is None:
+            return True
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = f"{record.msg} {record.args}"
+        cleaned = pattern.sub(REDACTED, message)
+        if cleaned != message or record.args:
+            record.msg, record.args = cleaned, ()
+        return True

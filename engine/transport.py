@@ -39,11 +39,19 @@ from engine.errors import (
     TransientError,
     TransportError,
 )
+from engine.secrets import SecretLogFilter, live_secrets
 from engine.store.base import Integration
 
 __all__ = ["NULL", "RetryPolicy", "Transport", "capped_backoff"]
 
 log = logging.getLogger("lmsync.transport")
+
+# A logger's filters do not see records propagated from its children: name each one.
+_HTTP_LOGGERS = ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2",
+                 "httpcore.proxy", "httpcore.socks")
+_SECRET_FILTER = SecretLogFilter(live_secrets)
+for _name in _HTTP_LOGGERS:
+    logging.getLogger(_name).addFilter(_SECRET_FILTER)  # a Filter is added once per logger
 
 
 class _Null:
@@ -110,6 +118,7 @@ class Transport:
         self._rng = rng or random.Random()
         self.calls: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
+        self._secrets: tuple[str, ...] | None = live_secrets.add((integration.credentials or {}).values())
 
     def redact(self, text: str) -> str:
         """*text* with every credential of the integration replaced."""
@@ -172,7 +181,11 @@ class Transport:
         return None if payload is NULL else payload
 
     def close(self) -> None:
-        """Close the HTTP client if this transport created it."""
+        """Close the HTTP client if this transport created it; forget its secrets in logs."""
+        with self._lock:
+            secrets, self._secrets = self._secrets, None
+        if secrets is not None:
+            live_secrets.discard(secrets)
         if self._own_client:
             self.client.close()
 
