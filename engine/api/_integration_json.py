@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from engine.guard import held_counts
 from engine.models import MODELS
 from engine.store.base import Integration, Store
 
@@ -74,6 +75,22 @@ def _setup_status(store: Store, integration: Integration) -> str:
     return "COMPLETED" if any(r.status == "succeeded" and r.kind == "FULL" for r in runs) else "FINAL_SYNC_PENDING"
 
 
+def _last_sync(store: Store, integration: Integration) -> dict[str, Any] | None:
+    """lmsync's own addition (the contract allows more properties): the newest finished run,
+    with the changes the deletion/regression guard held back and its warnings."""
+    run = next((r for r in store.list_runs(integration.id, limit=5) if r.status != "running"), None)
+    if run is None:
+        return None
+    held = held_counts(run)
+    return {
+        "id": run.id, "type": run.kind, "status": run.status.upper(),
+        "started_at": iso(run.started_at), "finished_at": iso(run.finished_at) if run.finished_at else None,
+        "held_changes": held,
+        "confirm_command": f"lmsync deletions confirm {run.id}" if held else None,
+        "warnings": run.warnings[:20],
+    }
+
+
 def integration_json(store: Store, integration: Integration, services: ApiServices) -> dict[str, Any]:
     """The ``data`` object of ``GET /integrations/{id}``."""
     settings = integration.settings or {}
@@ -100,4 +117,5 @@ def integration_json(store: Store, integration: Integration, services: ApiServic
         "write_actions": [
             _entry(aid, label, _availability(integration, short, aid)) for aid, short, label in WRITE_ACTIONS
         ],
+        "lmsync_last_sync": _last_sync(store, integration),
     }

@@ -12,10 +12,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from engine.cli._common import JsonOpt, emit, fail
-from engine.errors import SpecError
+from engine.errors import ConfigError, SpecError
 from engine.plugins import connectors, get_plugin_manager
 from engine.preview import preview_response
 from engine.spec import function_set, load_spec_file, load_specs
+from schemas._loader import check_schemas
 
 app = typer.Typer(help="Validate and try out mapping specs.", no_args_is_help=True)
 
@@ -36,6 +37,10 @@ def check_paths(path: Path | None) -> tuple[list[str], list[str]]:
     targets = [(n, i.mappings) for n, i in connectors(pm).items()] if path is None else [(path.name, path)]
     ok: list[str] = []
     errors: list[str] = []
+    try:  # the unified schemas every spec maps into (a broken one would only fail at sync time)
+        check_schemas()
+    except ConfigError as exc:
+        errors.append(str(exc))
     for connector, target in targets:
         files = _spec_files(target)
         before = len(errors)

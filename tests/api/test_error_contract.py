@@ -205,3 +205,12 @@ def test_missing_schema_file_is_named(monkeypatch):
         loader.check_schemas()
     with pytest.raises(ConfigError, match="gone.schema.json"):
         create_app(None, services=ApiServices(force_sync=lambda i, k: ("x", False)))
+
+
+def test_mappings_check_reports_a_broken_schema_file(monkeypatch):
+    import schemas._loader as loader
+    from engine.cli._mappings import check_paths
+
+    monkeypatch.setattr(loader, "SCHEMA_FILES", (*loader.SCHEMA_FILES, "gone.schema.json"))
+    _ok, errors = check_paths(None)
+    assert any("gone.schema.json" in e for e in errors)
