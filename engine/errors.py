@@ -69,14 +69,28 @@ class LmsyncError(Exception):
 class SpecError(LmsyncError):
     """A mapping spec is invalid. ``str()`` is ``file:line: field: cause``."""
 
-    def __init__(self, message: str, *, file: str = "<spec>", line: int | None = None, field: str | None = None):
+    def __init__(self, message: str, *, file: str = "<spec>", line: int | None = None, field: str | None = None,
+                 column: int | None = None):
         self.file = file
         self.line = line
+        self.column = column
         self.field = field
         self.cause = message
-        where = f"{file}:{line}" if line else file
+        self.errors: list[SpecError] = [self]  # every problem of the file (see ``collected``)
+        where = (f"{file}:{line}:{column}" if column else f"{file}:{line}") if line else file
         prefix = f"{where}: {field}: " if field else f"{where}: "
         super().__init__(prefix + message)
+
+    @classmethod
+    def collected(cls, errors: list["SpecError"]) -> "SpecError":
+        """One error standing for several of one file: located at the first, ``str()`` lists all."""
+        first = errors[0]
+        if len(errors) == 1:
+            return first
+        out = cls(first.cause, file=first.file, line=first.line, field=first.field, column=first.column)
+        out.errors = list(errors)
+        out.args = ("\n".join(str(e) for e in errors),)
+        return out
 
 
 class ExpressionError(SpecError):

@@ -46,7 +46,7 @@ def _schema_error(doc: Located) -> SpecError | None:
         extra = sorted(k for k in error.instance if k not in allowed)
         if extra:
             hint = f" (expected one of: {', '.join(sorted(allowed))})" if allowed else ""
-            return doc.error((*path, extra[0]), f"unknown key {extra[0]!r}{hint}")
+            return doc.error((*path, extra[0]), f"unknown key {extra[0]!r}{hint}", on_key=True)
     if error.validator == "required":
         return doc.error(path, error.message)
     value = json.dumps(error.instance, default=str)

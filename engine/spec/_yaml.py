@@ -1,4 +1,8 @@
-"""YAML reading that remembers where every value came from (for located error messages)."""
+"""YAML reading that remembers where every value came from (for located error messages).
+
+Every mapping key and sequence item gets a position (1-based line and column): a scalar value
+is located at the value itself, a block value (mapping, list) at its key. Errors show the
+source line with a caret under that position."""
 
 from __future__ import annotations
 
@@ -8,31 +12,57 @@ import yaml
 
 from engine.errors import SpecError
 
-__all__ = ["Located", "load_located"]
+__all__ = ["Located", "load_located", "dotted", "source_caret"]
 
 Path = tuple[Any, ...]
+Position = tuple[int, int]  # (line, column), both 1-based
 
 
 class Located:
-    """Parsed YAML data plus the 1-based line of every mapping key / sequence item."""
+    """Parsed YAML data plus the position of every mapping key / sequence item."""
 
-    def __init__(self, data: Any, lines: dict[Path, int], file: str) -> None:
+    def __init__(self, data: Any, positions: dict[Path, Position], file: str, text: str = "",
+                 keys: dict[Path, Position] | None = None) -> None:
         self.data = data
-        self.lines = lines
+        self.positions = positions
+        self.keys = keys or {}
         self.file = file
+        self.text_lines = text.splitlines()
+
+    @property
+    def lines(self) -> dict[Path, int]:
+        """``{path: line}`` (the line of each key / item)."""
+        return {p: pos[0] for p, pos in self.positions.items()}
+
+    def position(self, path: Path, *, on_key: bool = False) -> Position:
+        """The position of *path* (its key with *on_key*), or of its nearest ancestor that has one."""
+        path = tuple(path)
+        table = self.keys if on_key else self.positions
+        while path:
+            if path in table:
+                return table[path]
+            if path in self.positions:
+                return self.positions[path]
+            path = path[:-1]
+        return self.positions.get((), (1, 1))
 
     def line(self, path: Path) -> int | None:
         """The line of *path*, or of its nearest ancestor that has one."""
-        path = tuple(path)
-        while path:
-            if path in self.lines:
-                return self.lines[path]
-            path = path[:-1]
-        return self.lines.get((), 1)
+        return self.position(path)[0]
 
-    def error(self, path: Path, message: str, cls: type[SpecError] = SpecError) -> SpecError:
-        """A ``SpecError`` located at *path* (field shown as ``a.b[0].c``)."""
-        return cls(message, file=self.file, line=self.line(path), field=dotted(path) or None)
+    def error(self, path: Path, message: str, cls: type[SpecError] = SpecError, *, on_key: bool = False) -> SpecError:
+        """A ``SpecError`` located at *path* (field shown as ``a.b[0].c``), with a caret."""
+        line, column = self.position(path, on_key=on_key)
+        return cls(message + source_caret(self.text_lines, line, column), file=self.file, line=line, column=column,
+                   field=dotted(path) or None)
+
+
+def source_caret(lines: list[str], line: int | None, column: int | None) -> str:
+    """``\\n    <source line>\\n    <caret under column>``, or "" when the line is unknown."""
+    if not line or not column or line > len(lines):
+        return ""
+    text = lines[line - 1].replace("\t", " ")
+    return f"\n    {text}\n    {' ' * (column - 1)}^"
 
 
 def dotted(path: Path) -> str:
@@ -62,35 +92,52 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _walk(node: yaml.Node, path: Path, lines: dict[Path, int], depth: int = 0) -> None:
+def _mark(mark: yaml.Mark) -> Position:
+    return mark.line + 1, mark.column + 1
+
+
+def _walk(node: yaml.Node, path: Path, out: dict[Path, Position], keys: dict[Path, Position], depth: int = 0) -> None:
     if depth > 64:
         return
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             if isinstance(key_node, yaml.ScalarNode):
                 child = (*path, key_node.value)
-                lines.setdefault(child, key_node.start_mark.line + 1)
-                _walk(value_node, child, lines, depth + 1)
+                keys.setdefault(child, _mark(key_node.start_mark))
+                at = value_node if isinstance(value_node, yaml.ScalarNode) and value_node.start_mark.line == key_node.start_mark.line else key_node
+                out.setdefault(child, _mark(at.start_mark))
+                _walk(value_node, child, out, keys, depth + 1)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             child = (*path, i)
-            lines.setdefault(child, item.start_mark.line + 1)
-            _walk(item, child, lines, depth + 1)
+            out.setdefault(child, _mark(item.start_mark))
+            keys.setdefault(child, _mark(item.start_mark))
+            _walk(item, child, out, keys, depth + 1)
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str, file: str) -> SpecError:
+    # An unclosed quote or bracket is only noticed at the end of the stream; the context mark
+    # ("while scanning a quoted scalar") is where it was opened, which is what the author needs.
+    late = exc.problem_mark is None or (exc.context_mark is not None and "end of stream" in (exc.problem or ""))
+    mark = exc.context_mark if late and exc.context_mark else exc.problem_mark
+    problem = exc.problem or exc.context or "invalid YAML"
+    if late and exc.context:
+        problem = f"{problem} {exc.context} opened here"
+    line, column = _mark(mark) if mark else (None, None)
+    return SpecError(f"YAML syntax: {problem}" + source_caret(text.splitlines(), line, column), file=file, line=line, column=column)
 
 
 def load_located(text: str, file: str) -> Located:
-    """Parse *text*; any YAML problem becomes a ``SpecError`` naming file and line."""
+    """Parse *text*; any YAML problem becomes a ``SpecError`` naming file, line and column."""
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise SpecError(f"YAML syntax: {problem}", file=file, line=line) from None
+        raise _syntax_error(exc, text, file) from None
     except (yaml.YAMLError, RecursionError, ValueError, TypeError, OverflowError) as exc:
         raise SpecError(f"YAML: {exc.__class__.__name__}: {exc}", file=file) from None
-    lines: dict[Path, int] = {(): 1}
+    positions: dict[Path, Position] = {(): (1, 1)}
+    keys: dict[Path, Position] = {}
     if root is not None:
-        _walk(root, (), lines)
-    return Located(data, lines, file)
+        _walk(root, (), positions, keys)
+    return Located(data, positions, file, text, keys)
