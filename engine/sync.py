@@ -19,7 +19,6 @@ from __future__ import annotations
 import difflib
 import functools
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable
