@@ -33,7 +33,11 @@ class ConnectorInfo:
     ``settings_schema`` is a JSON Schema (an object with ``properties``) of the settings the
     connector reads; ``None`` accepts any. ``normalize_url`` turns what a user pastes (e.g. a
     page of the site) into the base URL the connector wants, returning ``(url, note)`` where
-    *note* says what was changed (empty if nothing), or raises ``ValueError`` saying what is wrong."""
+    *note* says what was changed (empty if nothing), or raises ``ValueError`` saying what is wrong.
+
+    ``known_calls`` is every remote function the connector can call (its reference list);
+    a mapping spec naming another one in ``call`` or ``requires`` fails to load, with the
+    closest known name suggested. ``None``: the connector does not say (nothing is checked)."""
 
     name: str
     label: str
@@ -42,6 +46,7 @@ class ConnectorInfo:
     default_settings: dict[str, Any] = field(default_factory=dict)
     settings_schema: dict[str, Any] | None = None
     normalize_url: Callable[[str], tuple[str, str]] | None = None
+    known_calls: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -267,7 +267,9 @@ def window_map(
 
 
 def iter_stream(ctx: RunContext, stream: Stream, params=None) -> Iterator[dict[str, Any]]:
-    """The records of *stream*, fanned out and filtered."""
+    """The records of *stream*, fanned out, filtered and grouped (after its ``prepare`` calls)."""
+    for step in stream.prepare:
+        ctx.call(step.call, step.params.render({"settings": ctx.settings, "since": ctx.since}))
     if stream.from_:
         records: Iterable[dict[str, Any]] = ctx.source_records(stream.from_)
     elif stream.fan_out:
@@ -275,9 +277,36 @@ def iter_stream(ctx: RunContext, stream: Stream, params=None) -> Iterator[dict[s
     else:
         records = _paged(ctx, stream, None, params)
     keep = stream.filter
+    if keep is not None:
+        records = (rec for rec in records if keep(rec))
+    if stream.group is not None:
+        records = _grouped(stream, records)
+    yield from records
+
+
+def _grouped(stream: Stream, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Adjacent records with one group key as one record (``engine.spec.Group``)."""
+    key_of, name = stream.group.key, stream.group.as_
+    ended: set[Any] = set()
+    first: dict[str, Any] | None = None
+    current: Any = _END
+    rows: list[dict[str, Any]] = []
     for rec in records:
-        if keep is None or keep(rec):
-            yield rec
+        k = key_of(rec)
+        if k is None or isinstance(k, dict | list):
+            raise BadResponse(f"{stream.where}: group key {key_of.source!r} gave {k!r} for a record; filter such records out first",
+                              call=stream.call)
+        if k != current:
+            if first is not None:
+                ended.add(current)
+                yield {**first, name: rows}  # a new dict: the rows hold the first record itself
+            if k in ended:
+                raise PaginationError(f"{stream.where}: records with group key {k!r} are not adjacent; "
+                                      "the source must be sorted by the group key (nothing was stored)")
+            first, current, rows = rec, k, []
+        rows.append(rec)
+    if first is not None:
+        yield {**first, name: rows}
 
 
 def _fan_out(ctx: RunContext, stream: Stream, fan: FanOut, params) -> Iterator[dict[str, Any]]:

@@ -1,7 +1,9 @@
 """The mapping language: load, validate and compile YAML specs.
 
 Public entry points: ``load_spec_text``, ``load_spec_file``, ``load_specs`` (a connector's
-directory as a ``SpecSet``), ``function_set`` (the JMESPath functions of a plugin manager).
+directory as a ``SpecSet``), ``load_connector_specs`` (a connector's packaged specs overlaid by
+the operator's ``$LMSYNC_MAPPINGS_DIR``), ``function_set`` (the JMESPath functions of a plugin
+manager).
 """
 
 from __future__ import annotations
@@ -13,27 +15,33 @@ import pluggy
 from engine.errors import LmsyncError
 from engine.spec._jmes import Expr, FunctionSet, caret, compile_expr
 from engine.spec._loader import SpecSet, load_spec_file, load_spec_text, load_specs, spec_schema
-from engine.spec._model import FanOut, FieldMap, Join, Lookup, Pagination, ParamTemplate, Spec, Stream
+from engine.spec._model import FanOut, FieldMap, Group, Join, Lookup, Pagination, ParamTemplate, Prepare, Spec, Stream
+from engine.spec._dirs import SpecFile, load_connector_specs, user_mappings_dir
 
 __all__ = [
     "Expr",
     "FanOut",
     "FieldMap",
     "FunctionSet",
+    "Group",
     "Join",
     "Lookup",
     "Pagination",
     "ParamTemplate",
+    "Prepare",
     "Spec",
+    "SpecFile",
     "SpecSet",
     "Stream",
     "caret",
     "compile_expr",
     "function_set",
     "load_spec_file",
+    "load_connector_specs",
     "load_spec_text",
     "load_specs",
     "spec_schema",
+    "user_mappings_dir",
 ]
 
 

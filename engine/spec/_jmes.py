@@ -3,6 +3,7 @@ otherwise by closures compiled from the AST (``_jclosure``), the interpreter as 
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -82,23 +83,19 @@ def _function_calls(node: Any) -> Iterator[tuple[str, int]]:
             yield from _function_calls(child)
 
 
-def _check_functions(source: str, ast: Any, functions: FunctionSet, where: str) -> None:
+def _function_problem(source: str, ast: Any, functions: FunctionSet) -> tuple[str, int, str] | None:
+    """``(message, offset in source, trailer)`` of the first unknown or mis-called function."""
     for name, nargs in _function_calls(ast):
         arity = functions.arity(name)
         pos = source.find(name + "(")
         if arity is None:
-            known = ", ".join(sorted(functions.table))
-            raise ExpressionError(
-                f"unknown function {name}() in expression\n{caret(source, pos)}\n    known functions: {known}",
-                file=where.split(" ")[0],
-            )
+            close = difflib.get_close_matches(name, functions.table, n=1)
+            hint = f"; did you mean {close[0]}()?" if close else ""
+            return f"unknown function {name}() in expression{hint}", pos, f"\n    known functions: {', '.join(sorted(functions.table))}"
         declared, variadic = arity
         if (variadic and nargs < declared) or (not variadic and nargs != declared):
-            raise ExpressionError(
-                f"function {name}() takes {'at least ' if variadic else ''}{declared} argument(s), "
-                f"got {nargs}\n{caret(source, pos)}",
-                file=where.split(" ")[0],
-            )
+            return (f"function {name}() takes {'at least ' if variadic else ''}{declared} argument(s), got {nargs}", pos, "")
+    return None
 
 
 def _fast_path(ast: dict[str, Any]) -> Callable[[Any], Any] | None:
@@ -126,39 +123,49 @@ def _fast_path(ast: dict[str, Any]) -> Callable[[Any], Any] | None:
     return None
 
 
-def compile_expr(source: Any, functions: FunctionSet, *, file: str, line: int | None, field: str) -> Expr:
-    """Compile *source* or raise ``ExpressionError`` naming file, line and field, with a caret."""
+Locate = Callable[[int | None], tuple[int | None, int | None, str]]
+
+
+def compile_expr(source: Any, functions: FunctionSet, *, file: str, line: int | None, field: str,
+                 locate: Locate | None = None) -> Expr:
+    """Compile *source* or raise ``ExpressionError`` naming file, line and field, with a caret.
+
+    Without *locate* the caret is drawn under the expression itself. *locate* maps a character
+    offset of *source* (None: unknown) to ``(line, column, caret text)`` in the file it came
+    from; the error is then located at the bad token and the caret drawn under the file's line."""
     if not isinstance(source, str) or not source.strip():
-        raise ExpressionError(f"expected a JMESPath expression (a non-empty string), got {source!r}", file=file, line=line, field=field)
-    try:
-        parsed = jmespath.compile(source)
-    except jexc.LexerError as exc:
-        raise ExpressionError(
-            f"invalid JMESPath expression: {exc.msg}\n{caret(source, exc.lex_position)}", file=file, line=line, field=field
-        ) from None
-    except jexc.IncompleteExpressionError:
-        raise ExpressionError(
-            f"invalid JMESPath expression: incomplete expression\n{caret(source, len(source))}", file=file, line=line, field=field
-        ) from None
-    except jexc.ParseError as exc:
-        raise ExpressionError(
-            f"invalid JMESPath expression: {exc.msg}\n{caret(source, exc.lex_position)}",
-            file=file,
-            line=line,
-            field=field,
-        ) from None
-    except (jexc.JMESPathError, RecursionError, ValueError) as exc:
-        raise ExpressionError(f"invalid JMESPath expression: {exc}\n{caret(source, None)}", file=file, line=line, field=field) from None
+        message = f"expected a JMESPath expression (a non-empty string), got {source!r}"
+        line, column, shown = locate(None) if locate else (line, None, "")
+        raise ExpressionError(message + shown, file=file, line=line, column=column, field=field)
+    parsed, problem = _parse(source, functions)
+    if problem is not None:
+        message, offset, trailer = problem
+        if locate is None:
+            raise ExpressionError(f"{message}\n{caret(source, offset)}{trailer}", file=file, line=line, field=field)
+        at_line, column, shown = locate(offset)
+        raise ExpressionError(message + shown + trailer, file=file, line=at_line, column=column, field=field)
     where = f"{file}:{line} {field}"
-    try:
-        _check_functions(source, parsed.parsed, functions, where)
-    except ExpressionError as exc:
-        raise ExpressionError(exc.cause, file=file, line=line, field=field) from None
     fast = _fast_path(parsed.parsed) or compile_closure(parsed.parsed, functions.instance)
     if fast is not None:
         return Expr(source, where, fast)
     options = functions.options
     return Expr(source, where, lambda data: parsed.search(data, options=options))
+
+
+def _parse(source: str, functions: FunctionSet) -> tuple[Any, tuple[str, int | None, str] | None]:
+    """``(parsed, None)``, or ``(None, (message, offset of the bad token or None, trailer))``."""
+    try:
+        parsed = jmespath.compile(source)
+    except jexc.LexerError as exc:  # its ``msg`` is generic; ``message`` says what ("Unknown token #")
+        return None, (f"invalid JMESPath expression: {getattr(exc, 'message', None) or exc.msg}", exc.lex_position, "")
+    except jexc.IncompleteExpressionError:
+        return None, ("invalid JMESPath expression: incomplete expression", len(source), "")
+    except jexc.ParseError as exc:
+        return None, (f"invalid JMESPath expression: {exc.msg}", exc.lex_position, "")
+    except (jexc.JMESPathError, RecursionError, ValueError) as exc:
+        return None, (f"invalid JMESPath expression: {exc}", None, "")
+    problem = _function_problem(source, parsed.parsed, functions)
+    return (None, problem) if problem else (parsed, None)
 
 
 # node types whose children after the first are evaluated on something else than the input

@@ -8,7 +8,7 @@ from typing import Any
 from engine.spec._expect import Expect
 from engine.spec._jmes import Expr
 
-__all__ = ["ParamTemplate", "Pagination", "FanOut", "Stream", "Join", "Lookup", "FieldMap", "Spec", "Expect"]
+__all__ = ["ParamTemplate", "Pagination", "FanOut", "Group", "Prepare", "Stream", "Join", "Lookup", "FieldMap", "Spec", "Expect"]
 
 
 class ParamTemplate:
@@ -71,6 +71,25 @@ class FanOut:
 
 
 @dataclass(frozen=True)
+class Group:
+    """Merge adjacent records with the same ``key`` into one: the first, with every record of the
+    group (itself included) under ``as_``. A key that comes back after its group ended means the
+    source is not sorted by it: the read fails rather than keep two half records."""
+
+    key: Expr
+    as_: str
+
+
+@dataclass(frozen=True)
+class Prepare:
+    """A call made once before a stream's first page (e.g. resetting server-side filters); its
+    answer is not used."""
+
+    call: str
+    params: ParamTemplate
+
+
+@dataclass(frozen=True)
 class Stream:
     """Where records come from. Exactly one of ``call`` / ``from_`` is set."""
 
@@ -83,6 +102,8 @@ class Stream:
     fan_out: FanOut | None
     filter: Expr | None
     expect: Expect | None = None  # the answer's shape; set by the loader (records must be a list)
+    group: Group | None = None
+    prepare: tuple[Prepare, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -134,6 +155,9 @@ class Spec:
     requires: list[str] = field(default_factory=list)
     delta_params: ParamTemplate | None = None
     defaults: dict[str, Any] = field(default_factory=dict)
+    # a variant: used for the integrations whose settings make this true (``{settings: …}``);
+    # a model's spec without ``when`` is its default
+    when: Expr | None = None
 
     @property
     def functions(self) -> list[str]:
@@ -142,6 +166,7 @@ class Spec:
         for stream in self.streams():
             if stream.call:
                 calls.add(stream.call)
+            calls.update(p.call for p in stream.prepare)
         calls.update(step.call for step in self.enrich if isinstance(step, Lookup))
         return sorted(calls)
 

@@ -16,17 +16,20 @@ __all__ = ["Located", "load_located", "dotted", "source_caret"]
 
 Path = tuple[Any, ...]
 Position = tuple[int, int]  # (line, column), both 1-based
+Scalar = tuple[int, int, str | None]  # (start index, end index, style) of a scalar in the text
 
 
 class Located:
     """Parsed YAML data plus the position of every mapping key / sequence item."""
 
     def __init__(self, data: Any, positions: dict[Path, Position], file: str, text: str = "",
-                 keys: dict[Path, Position] | None = None) -> None:
+                 keys: dict[Path, Position] | None = None, scalars: dict[Path, Scalar] | None = None) -> None:
         self.data = data
         self.positions = positions
         self.keys = keys or {}
+        self.scalars = scalars or {}
         self.file = file
+        self.text = text
         self.text_lines = text.splitlines()
 
     @property
@@ -46,6 +49,40 @@ class Located:
             path = path[:-1]
         return self.positions.get((), (1, 1))
 
+    def offset_position(self, path: Path, offset: int) -> Position | None:
+        """The file position of character *offset* of the string scalar at *path*, or None.
+
+        Quotes, escapes, block indicators and folded line breaks are skipped by matching the
+        value's characters against the scalar's source text in order (exact for plain and
+        quoted one-line scalars, the right line for block scalars)."""
+        where, value = self.scalars.get(tuple(path)), self._value(path)
+        if where is None or not isinstance(value, str) or not 0 <= offset <= len(value):
+            return None
+        start, end, style = where
+        raw = self.text[start:end]
+        j = 1 if style in ('"', "'") else (raw.find("\n") + 1 if style in ("|", ">") else 0)
+        for ch in value[:offset]:
+            if ch.isspace():
+                j += 1 if j < len(raw) and raw[j].isspace() else 0
+                continue
+            k = raw.find(ch, j)
+            if k < 0:
+                return None
+            j = k + 1
+        if offset < len(value) and not value[offset].isspace():
+            k = raw.find(value[offset], j)
+            j = k if k >= 0 else j
+        return _index_position(self.text, start + min(j, len(raw)))
+
+    def _value(self, path: Path) -> Any:
+        node = self.data
+        for part in path:
+            try:
+                node = node[part]
+            except (LookupError, TypeError):
+                return None
+        return node
+
     def line(self, path: Path) -> int | None:
         """The line of *path*, or of its nearest ancestor that has one."""
         return self.position(path)[0]
@@ -63,6 +100,11 @@ def source_caret(lines: list[str], line: int | None, column: int | None) -> str:
         return ""
     text = lines[line - 1].replace("\t", " ")
     return f"\n    {text}\n    {' ' * (column - 1)}^"
+
+
+def _index_position(text: str, index: int) -> Position:
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
 
 
 def dotted(path: Path) -> str:
@@ -96,23 +138,26 @@ def _mark(mark: yaml.Mark) -> Position:
     return mark.line + 1, mark.column + 1
 
 
-def _walk(node: yaml.Node, path: Path, out: dict[Path, Position], keys: dict[Path, Position], depth: int = 0) -> None:
+def _walk(node: yaml.Node, path: Path, out: dict[Path, Position], keys: dict[Path, Position],
+          scalars: dict[Path, Scalar], depth: int = 0) -> None:
     if depth > 64:
         return
-    if isinstance(node, yaml.MappingNode):
+    if isinstance(node, yaml.ScalarNode):
+        scalars.setdefault(path, (node.start_mark.index, node.end_mark.index, node.style))
+    elif isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             if isinstance(key_node, yaml.ScalarNode):
                 child = (*path, key_node.value)
                 keys.setdefault(child, _mark(key_node.start_mark))
                 at = value_node if isinstance(value_node, yaml.ScalarNode) and value_node.start_mark.line == key_node.start_mark.line else key_node
                 out.setdefault(child, _mark(at.start_mark))
-                _walk(value_node, child, out, keys, depth + 1)
+                _walk(value_node, child, out, keys, scalars, depth + 1)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             child = (*path, i)
             out.setdefault(child, _mark(item.start_mark))
             keys.setdefault(child, _mark(item.start_mark))
-            _walk(item, child, out, keys, depth + 1)
+            _walk(item, child, out, keys, scalars, depth + 1)
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, text: str, file: str) -> SpecError:
@@ -138,6 +183,7 @@ def load_located(text: str, file: str) -> Located:
         raise SpecError(f"YAML: {exc.__class__.__name__}: {exc}", file=file) from None
     positions: dict[Path, Position] = {(): (1, 1)}
     keys: dict[Path, Position] = {}
+    scalars: dict[Path, Scalar] = {}
     if root is not None:
-        _walk(root, (), positions, keys)
-    return Located(data, positions, file, text, keys)
+        _walk(root, (), positions, keys, scalars)
+    return Located(data, positions, file, text, keys, scalars)

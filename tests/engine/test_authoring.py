@@ -27,7 +27,7 @@ def test_spec_errors_have_line_column_and_caret(text, where, caret_line, functio
         load_spec_text(text, "s.yaml", functions)
     message = str(info.value)
     assert message.startswith(f"s.yaml:{where}: "), message
-    assert message.splitlines()[-1] == caret_line, message
+    assert str(info.value.errors[0]).splitlines()[-1] == caret_line, message
 
 
 def test_collected_errors_list_every_problem():

@@ -89,9 +89,9 @@ def test_expression_error_shows_caret(functions):
     with pytest.raises(SpecError) as info:
         load_spec_text(BAD_EXPRESSION, "skills.yaml", functions)
     text = str(info.value)
-    assert "skills.yaml:5: fields.name:" in text
+    assert "skills.yaml:5:21: fields.name:" in text  # column: the end of the incomplete expression
     lines = text.splitlines()
-    expr_line = next(i for i, l in enumerate(lines) if l.strip() == "shortname[?")
+    expr_line = next(i for i, l in enumerate(lines) if l.strip() == 'name: "shortname[?"')
     assert lines[expr_line + 1].strip() == "^"
     assert lines[expr_line + 1].index("^") == lines[expr_line].index("shortname[?") + len("shortname[?")
 
