@@ -160,7 +160,7 @@ def run_model_test(engine: Any, integration: Integration, model: str, *, pages: 
 
     Raises ``LmsyncError`` for an unknown model; remote failures are reported, not raised.
     *engine* is a ``SyncEngine``."""
-    specset = engine.specset(integration.connector)
+    specset = engine.specset_for(integration)
     if model not in specset.specs:
         raise LmsyncError(f"the {integration.connector} connector has no mapping for model {model!r} (known: {', '.join(specset.order())})")
     spec = specset.specs[model]

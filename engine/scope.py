@@ -33,9 +33,10 @@ ACTION_IDS = {
 AVAILABLE_STATES = ("OK", "DEGRADED")
 
 
-def scope_needs(engine: Any, connector: str) -> dict[str, list[str]]:
-    """``{model or action: [remote functions]}`` for *connector* (models first, in sync order)."""
-    specset = engine.specset(connector)
+def scope_needs(engine: Any, connector: str, integration: Integration | None = None) -> dict[str, list[str]]:
+    """``{model or action: [remote functions]}`` for *connector* (models first, in sync order);
+    with *integration*, for the specs its settings choose."""
+    specset = engine.specset_for(integration) if integration is not None else engine.specset(connector)
     by_model = specset.functions_by_model()
     needs = {model: by_model[model] for model in specset.order()}
     for table in engine.pm.hook.lmsync_action_requirements(connector=connector):
@@ -61,7 +62,7 @@ def run_scope_test(engine: Any, integration: Integration, *, save: bool = True) 
     """Probe *integration*'s remote and return the report; with *save*, store it as the
     integration's availability. Raises ``ActionNotAvailable`` if the connector cannot scope-test
     and lets ``TransportError``s (e.g. invalid credentials) propagate. *engine* is a ``SyncEngine``."""
-    needs = scope_needs(engine, integration.connector)
+    needs = scope_needs(engine, integration.connector, integration)
     transport = engine.transport(integration)
     try:
         report = engine.pm.hook.lmsync_scope_test(integration=integration, transport=transport, needs=needs)

@@ -35,7 +35,8 @@ from engine.ids import record_id
 from engine.mapper import iter_mapped
 from engine.plugins import connectors, get_plugin_manager
 from engine.runner import RunContext
-from engine.spec import SpecSet, function_set, load_specs
+from engine.spec import SpecSet, function_set
+from engine.spec._dirs import SpecFile, load_connector_specs
 from engine.store.base import Integration, MappedRecord, RunFenced, Store, StoredRecord, SyncRun, WriteCounts
 from engine.transport import RetryPolicy, Transport
 from engine.config import lock_timing
@@ -160,6 +161,7 @@ class SyncEngine:
         self.functions = function_set(self.pm)
         self.connectors = connectors(self.pm)
         self._specsets: dict[str, SpecSet] = {}
+        self.spec_files: dict[str, dict[str, SpecFile]] = {}
         self.client_factory = client_factory
         self.policy = policy
         self.max_concurrency = max_concurrency
@@ -170,12 +172,24 @@ class SyncEngine:
 
     # --- building blocks (also used by actions, scope tests and per-model tests) ----------
     def specset(self, connector: str) -> SpecSet:
-        """The loaded specs of *connector* (loaded and compiled once)."""
+        """The loaded specs of *connector* (loaded and compiled once, calls checked against the
+        connector's known functions), the operator's ``$LMSYNC_MAPPINGS_DIR`` overrides applied;
+        ``spec_files[connector][spec.file]`` says where each is from."""
         if connector not in self._specsets:
             if connector not in self.connectors:
                 raise LmsyncError(f"no connector named {connector!r} (installed: {', '.join(self.connectors) or 'none'})")
-            self._specsets[connector] = load_specs(self.connectors[connector].mappings, connector, self.functions)
+            info = self.connectors[connector]
+            specset, files = load_connector_specs(connector, info.mappings, self.functions, known_calls=info.known_calls)
+            self._specsets[connector], self.spec_files[connector] = specset, files
         return self._specsets[connector]
+
+    def settings(self, integration: Integration) -> dict[str, Any]:
+        """*integration*'s settings over its connector's defaults."""
+        return {**self.connectors[integration.connector].default_settings, **(integration.settings or {})}
+
+    def specset_for(self, integration: Integration) -> SpecSet:
+        """The specs *integration* uses: its connector's, each model's variant chosen by its settings."""
+        return self.specset(integration.connector).for_settings(self.settings(integration))
 
     def transport(self, integration: Integration) -> Transport:
         """A transport for *integration* (the caller closes it)."""
@@ -184,10 +198,9 @@ class SyncEngine:
 
     def context(self, integration: Integration, transport: Transport, *, kind: str = "FULL", since: int | None = None) -> RunContext:
         """A run context reading *integration* through *transport*."""
-        info = self.connectors[integration.connector]
-        settings = {**info.default_settings, **(integration.settings or {})}
+        settings = self.settings(integration)
         return RunContext(
-            specset=self.specset(integration.connector),
+            specset=self.specset_for(integration),
             call=transport.call,
             call_accepting=transport.call,
             settings=settings,
@@ -217,7 +230,7 @@ class SyncEngine:
         integration = self.store.get_integration(integration_id)
         if integration is None:
             raise SyncError(f"no integration {integration_id!r}")
-        specset = self.specset(integration.connector)
+        specset = self.specset_for(integration)
         wanted = specset.order(_checked_models(models, specset))
         since = self._last_success(integration_id) if kind == "DELTA" else None
         transport = self.transport(integration)

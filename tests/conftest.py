@@ -10,4 +10,5 @@ def _lmsync_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("lmsync-home")
     monkeypatch.setenv("LMSYNC_HOME", str(home))
     monkeypatch.delenv("LMSYNC_DATABASE_URL", raising=False)
+    monkeypatch.delenv("LMSYNC_MAPPINGS_DIR", raising=False)  # a developer's own specs stay out of tests
     yield home

@@ -9,7 +9,7 @@ import traceback
 import click
 import typer
 
-from engine.cli import _actions, _admin, _deletions, _mappings, _sync, _tools, _webhooks, _workers
+from engine.cli import _actions, _admin, _capture, _deletions, _mappings, _sync, _tools, _webhooks, _workers
 from engine.cli._common import err, user_error
 from engine.plugins import get_plugin_manager
 
@@ -17,6 +17,9 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(help="lmsync: a self-hosted unified LMS API.", no_args_is_help=True, pretty_exceptions_show_locals=False,
                   pretty_exceptions_enable=False)
+_mappings.app.command("capture")(_capture.capture)
+_mappings.app.command("list")(_capture.list_specs)
+_mappings.app.command("export")(_capture.export_specs)
 app.add_typer(_mappings.app, name="mappings")
 app.add_typer(_admin.integrations, name="integrations")
 app.add_typer(_admin.api_keys, name="api-keys")

@@ -36,12 +36,20 @@ def _cell(value: Any) -> str:
 
 def run_with_progress(engine: SyncEngine, integration_id: str, kind: str, models: list[str] | None, console: Console) -> SyncRun:
     """Run a sync with a live line per model on *console* (stderr): records read, remote calls
-    and elapsed time, refreshed twice a second also while a look-up or join yields nothing."""
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[info]}"),
-                  TimeElapsedColumn(), console=console, transient=False) as bar:
+    and elapsed time, refreshed twice a second also while a look-up or join yields nothing.
+    The display starts with the first model, so a run that fails before prints nothing."""
+    with contextlib.ExitStack() as stack:
         tasks: dict[str, TaskID] = {}
+        bars: list[Progress] = []
+        lock = threading.Lock()  # the engine's ticker thread reports too
 
         def on_progress(p: ModelProgress) -> None:
+            with lock:
+                if not bars:
+                    bars.append(stack.enter_context(Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                                                             TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                                                             console=console, transient=False)))
+            bar = bars[0]
             if p.model not in tasks:
                 tasks[p.model] = bar.add_task(p.model, total=None, info="")
             info = f"{p.read} read, {p.invalid} invalid, {p.calls} calls"
