@@ -37,6 +37,7 @@ SCHEMA_FILES: tuple[str, ...] = (
     "enroll.schema.json",
     "complete.schema.json",
     "deactivate.schema.json",
+    "lmsync-integration-patch.schema.json",
 )
 
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")

@@ -1,6 +1,13 @@
-"""Authentication (bearer API key) and integration scoping."""
+"""Authentication (bearer API key, its expiry), integration scoping and the admin-key check.
+
+An *admin key* is one not limited to integrations (``lmsync api-keys create`` without
+``--integration``): the operator's. Only it may change an integration (``PATCH``).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
 
 from starlette.requests import Request
 
@@ -8,14 +15,27 @@ from engine.store.base import ApiKey, Integration, Store
 
 from ._errors import AuthenticationInvalid, InputInvalid, IntegrationNotFound
 from ._keys import verify_key
+from ._serialize import iso
 
-__all__ = ["authenticate", "scoped_integration", "header_integration_id", "INTEGRATION_HEADER"]
+__all__ = ["authenticate", "require_admin", "is_admin_key", "scoped_integration", "header_integration_id",
+           "INTEGRATION_HEADER", "KeyNotPermitted"]
 
 INTEGRATION_HEADER = "x-integration-id"
 
 
-def authenticate(store: Store, request: Request) -> ApiKey:
-    """The API key of the request, or raise ``AuthenticationInvalid``."""
+class KeyNotPermitted(AuthenticationInvalid):
+    """A valid key that may not do this (a key limited to integrations asking for an admin operation)."""
+
+    status, title = 403, "The API key may not do this."
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def authenticate(store: Store, request: Request, now: Callable[[], datetime] = _utc_now) -> ApiKey:
+    """The API key of the request, or raise ``AuthenticationInvalid`` (missing, unknown, wrong
+    secret or expired: the same 401; only the holder of the right secret learns it expired)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -23,7 +43,22 @@ def authenticate(store: Store, request: Request) -> ApiKey:
     key = verify_key(store, token.strip())
     if key is None:
         raise AuthenticationInvalid("The API key is invalid.")
+    if key.expires_at is not None and key.expired(now()):
+        raise AuthenticationInvalid(f"The API key expired at {iso(key.expires_at)}; create a new one "
+                                    "with `lmsync api-keys create`.")
     return key
+
+
+def is_admin_key(key: ApiKey) -> bool:
+    """Whether *key* is an admin key (not limited to some integrations)."""
+    return key.integration_ids is None
+
+
+def require_admin(key: ApiKey, what: str) -> None:
+    """Raise ``KeyNotPermitted`` (403) unless *key* is an admin key; *what* names the operation."""
+    if not is_admin_key(key):
+        raise KeyNotPermitted(f"{what} needs an admin API key (one created with `lmsync api-keys create` "
+                              f"without --integration); this key ({key.key_id}) is limited to some integrations.")
 
 
 def scoped_integration(store: Store, key: ApiKey, integration_id: str) -> Integration:

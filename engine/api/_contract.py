@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from ._admin_openapi import add_admin_operations
 from ._tools_openapi import add_tool_operations
 
 __all__ = ["contract", "body_validator", "served_openapi", "SERVED_OPERATIONS", "ACTION_OPERATIONS"]
@@ -114,6 +115,7 @@ def served_openapi(operations: tuple[tuple[str, str], ...] = SERVED_OPERATIONS) 
     doc["components"]["responses"]["ErrorResponseAction"] = _action_error_response(doc)
     doc["paths"] = paths
     add_tool_operations(doc)
+    add_admin_operations(doc)
     doc["servers"] = [{"url": "/", "description": "this lmsync server"}]
     doc["info"] = {**doc["info"], "title": "lmsync (Kombo-compatible LMS API)"}
     doc.pop("webhooks", None)

@@ -30,7 +30,8 @@ def parse_key(plaintext: str) -> str | None:
 
 
 def verify_key(store: Store, plaintext: str) -> ApiKey | None:
-    """The stored key matching *plaintext*, or ``None`` (constant-time hash comparison)."""
+    """The stored key matching *plaintext*, or ``None`` (constant-time hash comparison).
+    Expiry is not checked here: see ``ApiKey.expired``."""
     key_id = parse_key(plaintext)
     if key_id is None:
         return None
@@ -40,13 +41,15 @@ def verify_key(store: Store, plaintext: str) -> ApiKey | None:
     return key if hmac.compare_digest(key.key_hash, hash_key(plaintext)) else None
 
 
-def create_api_key(store: Store, name: str, integration_ids: Sequence[str] | None = None) -> str:
+def create_api_key(store: Store, name: str, integration_ids: Sequence[str] | None = None,
+                   expires_at: datetime | None = None) -> str:
     """Create and store a key; return the plaintext (shown once, never stored).
 
-    ``integration_ids=None`` makes a key that may access every integration.
+    ``integration_ids=None`` makes a key that may access every integration (an admin key);
+    ``expires_at=None`` one that never expires.
     """
     key_id = random_id()
     plaintext = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     ids = list(integration_ids) if integration_ids is not None else None
-    store.add_api_key(ApiKey(key_id, hash_key(plaintext), name, ids, datetime.now(timezone.utc)))
+    store.add_api_key(ApiKey(key_id, hash_key(plaintext), name, ids, datetime.now(timezone.utc), expires_at))
     return plaintext

@@ -121,7 +121,7 @@ async def _engine(fn: Callable[..., Any], *args: Any) -> Any:
 async def upsert_courses(request: Request) -> JSONResponse:
     integration = await _integration(request)
     _, actions = _services(request)
-    body = await read_json_body(request, "PostLmsCoursesBulkRequestBody", required=True)
+    body = await read_json_body(request, "PostLmsCoursesBulkRequestBody", required=True, count_items="items")
     task = await _engine(actions.submit_upsert, integration.id, body["items"])
     return JSONResponse({"status": "success", "data": {"task_id": task.id}, "warnings": []})
 

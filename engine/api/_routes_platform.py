@@ -1,4 +1,4 @@
-"""General endpoints: check-api-key, force-sync, integration details / delete / enable."""
+"""General endpoints: check-api-key, force-sync, integration details / delete / enable / change."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ._auth import authenticate, header_integration_id, scoped_integration
 from ._body import read_json_body
 from ._errors import ConcurrencyLimit, InputInvalid, ServiceUnavailable
 from ._integration_json import integration_json
+from ._routes_admin import patch_integration
 from ._services import ApiServices
 
 __all__ = ["platform_routes"]
@@ -99,6 +100,8 @@ async def integration(request: Request) -> JSONResponse:
     """One route for both methods, so a 405 lists every allowed method in ``Allow``."""
     if request.method == "DELETE":
         return await delete_integration(request)
+    if request.method == "PATCH":
+        return await patch_integration(request)
     return await get_integration(request)
 
 
@@ -107,6 +110,6 @@ def platform_routes() -> list[Route]:
     return [
         Route("/v1/check-api-key", check_api_key, methods=["GET"]),
         Route("/v1/force-sync", force_sync, methods=["POST"]),
-        Route("/v1/integrations/{integration_id}", integration, methods=["GET", "DELETE"]),
+        Route("/v1/integrations/{integration_id}", integration, methods=["GET", "DELETE", "PATCH"]),
         Route("/v1/integrations/{integration_id}/enabled", set_enabled, methods=["PUT"]),
     ]

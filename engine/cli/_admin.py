@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
-from urllib.parse import urlsplit
+from datetime import datetime, timedelta
 
 import typer
 from rich import box
@@ -19,7 +20,9 @@ from engine.cli._common import err
 from engine.config import data_dir
 from engine.connector import ConnectorInfo, check_settings, parse_setting, setting_types
 from engine.ids import random_id
-from engine.store.base import Store
+from engine.integrations import (IntegrationChange, SiteUrlError, UnknownConnector, connector_info,
+                                 normalize_site_url, update_integration)
+from engine.store.base import ApiKey, Store
 from engine.plugins import connectors, get_plugin_manager
 from engine.store.base import Integration, SyncRun
 from engine.sync import now_utc
@@ -30,37 +33,23 @@ api_keys = typer.Typer(help="Manage API keys of the HTTP API.", no_args_is_help=
 
 def check_site_url(url: str, info: ConnectorInfo | None = None) -> tuple[str, str]:
     """``(normalised site URL, note of what was changed)``, or ``typer.BadParameter`` saying what
-    is wrong; the connector's ``normalize_url`` (e.g. Moodle: a pasted server.php URL → the
-    site root) decides when it has one."""
-    if info is not None and info.normalize_url is not None:
-        try:
-            return info.normalize_url(url)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from None
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise typer.BadParameter(f"{url!r} is not an http(s) URL")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise typer.BadParameter("the site URL must not carry credentials, a query or a fragment")
-    return url.strip().rstrip("/"), ""
+    is wrong (``engine.integrations.normalize_site_url``)."""
+    try:
+        return normalize_site_url(url, info)
+    except SiteUrlError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def parse_settings(info: ConnectorInfo, items: list[str], base: dict | None = None) -> dict:
     """*base* updated with ``key=value`` items typed and checked by the connector's schema."""
-    settings = dict(base or {})
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise fail(f"--setting {item!r}: expected key=value", 2)
-        settings[key.strip()] = parse_setting(info, key.strip(), value)
-    return check_settings(info, settings)
+    return check_settings(info, {**(base or {}), **_typed_settings(info, items)})
 
 
 def _connector(name: str) -> ConnectorInfo:
-    known = connectors(get_plugin_manager())
-    if name not in known:
-        raise fail(f"unknown connector {name!r}; installed: {', '.join(known)} (see `lmsync integrations connectors`)", 2)
-    return known[name]
+    try:
+        return connector_info(name)
+    except UnknownConnector as exc:
+        raise fail(str(exc), 2) from None
 
 
 def _interactive() -> bool:
@@ -160,20 +149,28 @@ def update(
     info = _connector(found.connector)
     if prompt_token:
         token = typer.prompt("token", hide_input=True)
-    base = {k: v for k, v in found.settings.items() if k not in unset}
-    found.settings = parse_settings(info, setting, base)
     if url:
-        found.base_url, note = check_site_url(url, info)
-        if note:
-            err.print(note, highlight=False, soft_wrap=True)
-    if token:
-        found.credentials = {**found.credentials, "token": token}
-    if enabled is not None:
-        found.enabled = enabled
-    store.update_integration(found)
-    emit(integration_view(found), lambda c: c.print(f"updated integration [bold]{found.id}[/bold]"), as_json)
-    if url or token:
-        _offer_scope_test(store, found, scope_test)
+        check_site_url(url, info)  # a bad URL is a usage error (exit 2) before anything is stored
+    change = IntegrationChange(base_url=url or None, credentials={"token": token} if token else None,
+                               settings=_typed_settings(info, setting), unset=list(unset), enabled=enabled)
+    outcome = update_integration(store, integration_id, change)
+    for note in outcome.notes:
+        err.print(note, highlight=False, soft_wrap=True)
+    updated = outcome.integration
+    emit(integration_view(updated), lambda c: c.print(f"updated integration [bold]{updated.id}[/bold]"), as_json)
+    if outcome.scope_test_advised:
+        _offer_scope_test(store, updated, scope_test)
+
+
+def _typed_settings(info: ConnectorInfo, items: list[str]) -> dict:
+    """``key=value`` items typed by the connector's schema (not yet checked together)."""
+    typed = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise fail(f"--setting {item!r}: expected key=value", 2)
+        typed[key.strip()] = parse_setting(info, key.strip(), value)
+    return typed
 
 
 def _offer_scope_test(store: Store, integration: Integration, run: bool) -> None:
@@ -205,37 +202,74 @@ def remove(integration_id: str, yes: bool = typer.Option(False, "--yes", "-y", h
         raise typer.Exit(1)
 
 
+_EXPIRES = re.compile(r"(\d{1,6})([dhm])")
+_UNITS = {"d": 86400, "h": 3600, "m": 60}
+_MAX_EXPIRY_S = 3650 * 86400
+
+
+def parse_expires_in(text: str) -> timedelta:
+    """``30d`` / ``12h`` / ``45m`` as a ``timedelta`` (1 minute up to 3650 days); anything else
+    is refused with one line saying what is accepted (exit 2)."""
+    match = _EXPIRES.fullmatch(text.strip())
+    seconds = int(match.group(1)) * _UNITS[match.group(2)] if match else 0
+    if not match or seconds <= 0 or seconds > _MAX_EXPIRY_S:
+        raise fail(f"--expires-in {text!r}: expected a whole number of days, hours or minutes "
+                   "from 1m to 3650d, e.g. 30d, 12h or 45m", 2)
+    return timedelta(seconds=seconds)
+
+
 @api_keys.command("create")
 def create_key(
     name: str = typer.Option("default", help="A label for the key."),
-    integration: list[str] = typer.Option([], "--integration", help="Limit the key to these integration ids (repeatable)."),
+    integration: list[str] = typer.Option([], "--integration", help="Limit the key to these integration ids (repeatable); without it: an admin key."),
+    expires_in: str = typer.Option(None, "--expires-in", metavar="30d|12h|45m", help="Expire the key after this long (default: never)."),
     store_url: str = StoreOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Create an API key; the key is shown once and stored hashed."""
+    expires_at = now_utc() + parse_expires_in(expires_in) if expires_in is not None else None
     store = get_store(store_url)
     known = {i.id for i in store.list_integrations()}
     unknown = [i for i in integration if i not in known]
     if unknown:
         raise fail(f"--integration {unknown[0]!r}: no such integration (known: {', '.join(sorted(known)) or 'none'})", 2)
-    key = create_api_key(store, name, integration or None)
-    emit({"api_key": key}, lambda c: c.print(f"API key (shown once): [bold]{key}[/bold]", soft_wrap=True), as_json)
+    key = create_api_key(store, name, integration or None, expires_at)
+    until = f" (expires {iso(expires_at)})" if expires_at else ""
+    emit({"api_key": key, "expires_at": iso(expires_at)},
+         lambda c: c.print(f"API key (shown once): [bold]{key}[/bold]{until}", soft_wrap=True), as_json)
+
+
+def key_view(key: ApiKey, now: datetime) -> dict:
+    """A printable API key (never the key or its hash); timestamps ISO 8601 UTC."""
+    return {"id": key.key_id, "name": key.name, "integrations": key.integration_ids,
+            "admin": key.integration_ids is None, "created_at": iso(key.created_at),
+            "expires_at": iso(key.expires_at), "expired": key.expired(now)}
+
+
+def keys_table(keys: list[ApiKey], now: datetime) -> Table:
+    """API keys in 80 columns: creation and expiry on two lines of one cell, the state (active
+    or EXPIRED), and the integrations of each limited key in the caption."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0), title="API keys", caption_justify="left")
+    for column in ("id", "name", "scope", "created (UTC)\nexpires (UTC)", "state"):
+        table.add_column(column, no_wrap=column != "name", overflow="fold")
+    limited = []
+    for k in keys:
+        scope = "all" if k.integration_ids is None else str(len(k.integration_ids))
+        expires = "never" if k.expires_at is None else iso(k.expires_at)
+        table.add_row(k.key_id, k.name, scope, f"{iso(k.created_at)}\n{expires}", "EXPIRED" if k.expired(now) else "active")
+        if k.integration_ids is not None:
+            limited.append(f"{k.key_id}: {', '.join(k.integration_ids) or 'none'}")
+    table.caption = "\n".join(["scope: all = an admin key; else how many integrations the key may use:", *limited]) \
+        if limited else "scope: all = an admin key (every integration)"
+    return table
 
 
 @api_keys.command("list")
 def list_keys(store_url: str = StoreOpt, as_json: bool = JsonOpt) -> None:
-    """List API keys (id, name, integrations, created); never the keys themselves."""
+    """List API keys (id, name, integrations, created, expiry); never the keys themselves."""
     keys = get_store(store_url).list_api_keys()
-    view = [{"id": k.key_id, "name": k.name, "integrations": k.integration_ids, "created_at": k.created_at} for k in keys]
-
-    def human(c: Console) -> None:
-        table = Table("id", "name", "integrations", "created")
-        for k in keys:
-            table.add_row(k.key_id, k.name, ", ".join(k.integration_ids) if k.integration_ids is not None else "all",
-                          k.created_at.isoformat(timespec="seconds"))
-        c.print(table)
-
-    emit(view, human, as_json)
+    now = now_utc()
+    emit([key_view(k, now) for k in keys], lambda c: c.print(keys_table(keys, now)), as_json)
 
 
 @api_keys.command("revoke")
@@ -254,7 +288,7 @@ def demo_api_key(store: Store, integration_id: str) -> str:
     if path.exists():
         kept = path.read_text().strip()
         found = verify_key(store, kept)
-        if found is not None and (found.integration_ids is None or integration_id in found.integration_ids):
+        if found is not None and not found.expired(now_utc()) and (found.integration_ids is None or integration_id in found.integration_ids):
             return kept
     key = create_api_key(store, "demo", [integration_id])
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

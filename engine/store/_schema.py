@@ -13,7 +13,7 @@ from engine.models import MODELS
 
 __all__ = ["Types", "SCHEMA_VERSION", "record_table", "ref_columns", "migrations"]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,9 @@ class Types:
     json: str
     ts: str
     boolean: str
+    # how ALTER TABLE adds a column: PostgreSQL can say IF NOT EXISTS, SQLite cannot (there the
+    # migration's own transaction and its schema_version row make it run once)
+    add_column: str = "ADD COLUMN"
 
 
 def record_table(model: str) -> str:
@@ -184,6 +187,12 @@ def _v5(t: Types) -> list[str]:
     ]
 
 
+def _v6(t: Types) -> list[str]:
+    """API keys may expire: ``expires_at`` (null: never); keys made before stay valid for ever."""
+    return [f"ALTER TABLE api_keys {t.add_column} expires_at {t.ts}"]
+
+
 def migrations(t: Types) -> list[tuple[int, list[str]]]:
-    """``[(version, statements)]`` in order; each statement is idempotent on its own."""
-    return [(1, _v1(t)), (2, _v2(t)), (3, _v3(t)), (4, _v4(t)), (5, _v5(t))]
+    """``[(version, statements)]`` in order. Each migration runs in one transaction with its
+    ``schema_version`` row, so it is applied once; the ``CREATE`` statements are idempotent too."""
+    return [(1, _v1(t)), (2, _v2(t)), (3, _v3(t)), (4, _v4(t)), (5, _v5(t)), (6, _v6(t))]

@@ -42,7 +42,7 @@ from engine.store.base import (
 __all__ = ["SQLStore"]
 
 _INTEGRATION_COLS = "id, connector, base_url, credentials, settings, enabled, created_at, availability"
-_KEY_COLS = "key_id, key_hash, name, integration_ids, created_at"
+_KEY_COLS = "key_id, key_hash, name, integration_ids, created_at, expires_at"
 _RUN_COLS = "id, integration_id, kind, status, started_at, finished_at, stats, warnings, error, heartbeat_at"
 _TASK_COLS = "id, integration_id, kind, status, created_at, completed_at, results, error, warnings"
 _ABANDONED = "abandoned (no heartbeat)"
@@ -248,15 +248,15 @@ class SQLStore(HeldSQLMixin, WebhookSQLMixin, Store, abc.ABC):
         ids = self.dialect.json_out(row[3])
         return ApiKey(key_id=row[0], key_hash=row[1], name=row[2],
                       integration_ids=list(ids) if ids is not None else None,
-                      created_at=self.dialect.ts_out(row[4]))
+                      created_at=self.dialect.ts_out(row[4]), expires_at=self.dialect.ts_out(row[5]))
 
     def add_api_key(self, key: ApiKey) -> None:
         """Insert *key*; ``StoreError`` if its id or hash exists."""
         d = self.dialect
         ids = d.json_in(list(key.integration_ids)) if key.integration_ids is not None else None
         try:
-            self._execute(f"INSERT INTO api_keys ({_KEY_COLS}) VALUES (?, ?, ?, ?, ?)",
-                          [key.key_id, key.key_hash, key.name, ids, d.ts_in(key.created_at)])
+            self._execute(f"INSERT INTO api_keys ({_KEY_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
+                          [key.key_id, key.key_hash, key.name, ids, d.ts_in(key.created_at), d.ts_in(key.expires_at)])
         except Exception as exc:
             if d.is_unique_violation(exc):
                 raise StoreError(f"api key {key.key_id} already exists") from None
@@ -275,6 +275,11 @@ class SQLStore(HeldSQLMixin, WebhookSQLMixin, Store, abc.ABC):
     def remove_api_key(self, key_id: str) -> bool:
         """Delete (revoke) a key; False if it did not exist."""
         return self._execute("DELETE FROM api_keys WHERE key_id = ?", [key_id]) > 0
+
+    def set_api_key_expiry(self, key_id: str, expires_at: datetime | None) -> bool:
+        """Set (or, with ``None``, clear) a key's expiry; False if the key does not exist."""
+        return self._execute("UPDATE api_keys SET expires_at = ? WHERE key_id = ?",
+                             [self.dialect.ts_in(expires_at), key_id]) > 0
 
     # --- runs ------------------------------------------------------------------------------
     def _run_from_row(self, row: Sequence[Any]) -> SyncRun:

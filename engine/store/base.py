@@ -107,7 +107,8 @@ class Integration:
 class ApiKey:
     """An API key record. Only ``key_hash`` (SHA-256 hex of the whole key) is stored.
 
-    ``integration_ids`` is ``None`` for a key that may read every integration.
+    ``integration_ids`` is ``None`` for a key that may read every integration (an admin key).
+    ``expires_at`` is ``None`` for a key that never expires.
     """
 
     key_id: str
@@ -115,6 +116,11 @@ class ApiKey:
     name: str
     integration_ids: list[str] | None
     created_at: datetime
+    expires_at: datetime | None = None
+
+    def expired(self, now: datetime) -> bool:
+        """Whether the key has expired at *now* (an aware datetime)."""
+        return self.expires_at is not None and self.expires_at <= now
 
 
 @dataclass
@@ -350,6 +356,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def remove_api_key(self, key_id: str) -> bool:
         """Delete (revoke) an API key. False if it did not exist."""
+
+    @abc.abstractmethod
+    def set_api_key_expiry(self, key_id: str, expires_at: datetime | None) -> bool:
+        """Set (``None``: clear) when an API key expires. False if it does not exist."""
 
     # --- runs and the per-integration lock -------------------------------------------------
     @abc.abstractmethod

@@ -44,7 +44,8 @@ _JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 class PostgresDialect(Dialect):
     """PostgreSQL: ``%s`` placeholders, jsonb, timestamptz, ``= ANY(array)``."""
 
-    types = Types(key='TEXT COLLATE "C"', text="TEXT", json="JSONB", ts="TIMESTAMPTZ", boolean="BOOLEAN")
+    types = Types(key='TEXT COLLATE "C"', text="TEXT", json="JSONB", ts="TIMESTAMPTZ", boolean="BOOLEAN",
+                  add_column="ADD COLUMN IF NOT EXISTS")
     json_cast = "::jsonb"
     json_as_text = "::text"
     placeholder = "%s"
