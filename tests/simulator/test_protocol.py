@@ -126,9 +126,9 @@ def test_scalar_and_null_bodies(call):
 def test_site_info(call):
     info = call("core_webservice_get_site_info")
     assert (info["release"], info["version"], info["userid"]) == ("5.0 (Build: 20250414)", "2025041400", 2)
-    assert info["userissiteadmin"] is True and len(info["functions"]) == 28
+    assert info["userissiteadmin"] is True and len(info["functions"]) == 32
     restricted = call("core_webservice_get_site_info", token=RESTRICTED_TOKEN)
-    assert len(restricted["functions"]) == 28 and restricted["userissiteadmin"] is False
+    assert len(restricted["functions"]) == 32 and restricted["userissiteadmin"] is False
 
 
 def test_simulator_bug_never_crashes(site, call, monkeypatch):

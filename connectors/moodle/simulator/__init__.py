@@ -15,9 +15,11 @@ driven by the shipped ``functions.json``; see PROTOCOL.md / OBSERVED-5.0.md for 
 
 from ._app import ENDPOINT, MoodleApp, create_app
 from ._control import FAULT_KINDS, SimControl
+from ._cost import PhpCost
 from ._errors import MoodleError, SimulatorError
 from ._model import Token
 from ._params import decode_form
+from ._reportbuilder import SYNC_COLUMNS, CustomReport, add_participants_report
 from ._server import main, run_in_thread
 from ._site import BASE_TIME, MoodleSite
 from ._tiny import TINY_NOW, tiny_site
@@ -28,5 +30,6 @@ __all__ = [
     "ENDPOINT", "MoodleApp", "create_app", "SimControl", "FAULT_KINDS", "MoodleError", "SimulatorError",
     "Token", "decode_form", "main", "run_in_thread", "BASE_TIME", "MoodleSite", "TINY_NOW", "tiny_site",
     "ADMIN_TOKEN", "REDUCED_TOKEN", "RESTRICTED_TOKEN", "EXPIRED_TOKEN", "SUSPENDED_TOKEN",
-    "RESTRICTED_CAPABILITIES", "REDUCED_EXCLUDED",
+    "RESTRICTED_CAPABILITIES", "REDUCED_EXCLUDED", "PhpCost", "CustomReport", "add_participants_report",
+    "SYNC_COLUMNS",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import MissingRecord, MoodleError, RequiredCapability
@@ -29,6 +29,8 @@ class Call:
     caller: User
     function: str = ""
     debug: bool = False
+    extra_ms: float = 0.0  # PHP cost on top of the function's base cost (report rows), see _cost.py
+    settings: dict[str, str] = field(default_factory=dict)  # moodlewssetting<name> of the request
 
     # ---------------------------------------------------------------- capabilities
     def can(self, capability: str) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 
 from ._access import Call, moodle_error
 from ._control import Fault, SimControl
+from ._cost import REJECTED_MS
 from ._encode import JSON_HEADERS, XML_HEADERS, json_error, php_json, xml_error, xml_response
 from ._errors import EXCEPTION_STYLES, AccessException, InvalidParameter, MissingRecord, MoodleError
 from ._model import Token
@@ -164,8 +165,11 @@ class MoodleApp:
         token = fields.pop("wstoken", None)
         function = fields.pop("wsfunction", None)
         fields.pop("moodlewsrestformat", None)
+        settings = {}
         for key in [k for k in fields if isinstance(k, str) and k.startswith("moodlewssetting")]:
-            del fields[key]
+            value = fields.pop(key)
+            if isinstance(value, str):
+                settings[key[len("moodlewssetting"):]] = value
         try:
             tok = self._authenticate(token, ip)
             caller = self._check_user(tok)
@@ -177,8 +181,9 @@ class MoodleApp:
                                     f"\n[array (\n  0 => '{function}',\n)]")
             if not tok.service_enabled or (tok.functions is not None and function not in tok.functions):
                 raise AccessException(_NOT_ALLOWED.format(function))
-            return self._run(spec, tok, caller, fields, fmt)
-        except MoodleError as exc:
+            return self._run(spec, tok, caller, fields, fmt, settings)
+        except MoodleError as exc:  # refused before the function ran (its own errors are charged in _run)
+            self.site.php_cost.charge(function if isinstance(function, str) else "", REJECTED_MS)
             return self._error(exc, fmt)
         except Exception as exc:  # a simulator bug: answer like a raw PHP error, never crash
             log.exception("simulator function failed")
@@ -211,17 +216,26 @@ class MoodleApp:
                                   "(missing capability: webservice/rest:use)")
         return user
 
-    def _run(self, spec: FunctionSpec, tok: Token, caller: Any, fields: dict, fmt: str) -> Response:
+    def _run(self, spec: FunctionSpec, tok: Token, caller: Any, fields: dict, fmt: str,
+             settings: dict[str, str]) -> Response:
         params = spec.validate(fields)
+        cost = self.site.php_cost
         cacheable = spec.raw.get("type") == "read"
         key = None
         if cacheable:
-            key = ("resp", spec.name, fmt, tok.token, repr(params))
+            key = ("resp", spec.name, fmt, tok.token, repr(params), repr(sorted(settings.items())))
             hit = self.site.cache.get(key)
-            if hit is not None:
-                return hit
-        call = Call(self.site, tok, caller, spec.name, self.debug)
-        cleaned = spec.clean(implementation(spec.name)(call, params))
+            if hit is not None:  # a real site would have done the work again: charge it again
+                cost.charge(spec.name, hit[1])
+                return hit[0]
+        call = Call(self.site, tok, caller, spec.name, self.debug, settings=settings)
+        try:
+            cleaned = spec.clean(implementation(spec.name)(call, params))
+        except MoodleError as exc:
+            cost.charge(spec.name, cost.base_ms(spec.name) + call.extra_ms)
+            return self._error(exc, fmt)
+        ms = cost.base_ms(spec.name) + call.extra_ms
+        cost.charge(spec.name, ms)
         if fmt == "json":
             response = (200, JSON_HEADERS, php_json(cleaned))
         else:
@@ -229,7 +243,7 @@ class MoodleApp:
         if key is not None:
             if len(self.site.cache) > _CACHE_LIMIT:
                 self.site.cache.clear()
-            self.site.cache[key] = response
+            self.site.cache[key] = (response, ms)
         return response
 
     def _error(self, exc: MoodleError, fmt: Any) -> Response:

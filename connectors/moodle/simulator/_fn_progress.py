@@ -1,11 +1,11 @@
-"""Completion (activity and course), grades and report builder functions."""
+"""Completion (activity and course) and grades functions (report builder: _fn_reportbuilder.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ._access import Call, moodle_error
-from ._errors import MissingRecord, MoodleError
+from ._errors import MissingRecord
 from ._model import Course, CourseModule
 from ._site import COMPLETE_STATES
 
@@ -233,21 +233,6 @@ def get_grade_items(call: Call, params: dict) -> dict:
     return {"usergrades": out, "warnings": []}
 
 
-def retrieve_report(call: Call, params: dict) -> dict:
-    """core_reportbuilder_retrieve_report (minimal: registered reports only)."""
-    report = call.site.reports.get(params["reportid"])
-    if report is None:
-        raise MissingRecord("reportbuilder_report")
-    if not call.token.is_admin:
-        raise MoodleError("reportaccessdenied", "You cannot view this report")
-    page, perpage = max(params["page"], 0), max(params["perpage"], 1)
-    rows = report.rows[page * perpage:(page + 1) * perpage]
-    return {"details": {"id": report.id, "name": report.name, "source": report.source},
-            "data": {"headers": report.headers, "rows": [{"columns": r} for r in rows],
-                     "totalrowcount": len(report.rows)},
-            "warnings": []}
-
-
 FUNCTIONS = {
     "core_completion_get_course_completion_status": get_course_completion_status,
     "core_completion_get_activities_completion_status": get_activities_completion_status,
@@ -255,5 +240,4 @@ FUNCTIONS = {
     "core_grades_get_gradeitems": get_gradeitems,
     "core_grades_update_grades": update_grades,
     "gradereport_user_get_grade_items": get_grade_items,
-    "core_reportbuilder_retrieve_report": retrieve_report,
 }

@@ -10,6 +10,7 @@ from ._errors import MoodleError
 from ._fn_competency import FUNCTIONS as _COMPETENCY
 from ._fn_courses import FUNCTIONS as _COURSES
 from ._fn_progress import FUNCTIONS as _PROGRESS
+from ._fn_reportbuilder import FUNCTIONS as _REPORTBUILDER
 from ._fn_users import FUNCTIONS as _USERS
 from ._schema import load_registry
 from ._site import MoodleSite
@@ -18,7 +19,7 @@ from ._tokens import install_tokens
 __all__ = ["IMPLEMENTATIONS", "implementation", "all_function_names", "install_default_tokens"]
 
 Impl = Callable[[Call, dict], Any]
-IMPLEMENTATIONS: dict[str, Impl] = {**_USERS, **_COURSES, **_PROGRESS, **_COMPETENCY}
+IMPLEMENTATIONS: dict[str, Impl] = {**_USERS, **_COURSES, **_PROGRESS, **_COMPETENCY, **_REPORTBUILDER}
 
 
 def _not_implemented(call: Call, params: dict) -> Any:

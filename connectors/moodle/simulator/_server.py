@@ -74,6 +74,8 @@ def _parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests answered with a fault (0..1)")
     parser.add_argument("--debug", action="store_true", help="site debugging on (debuginfo in errors)")
     parser.add_argument("--tiny", action="store_true", help="serve tiny_site() instead of a generated site")
+    parser.add_argument("--report", action="store_true",
+                        help="add a sorted 'Course participants' custom report with the sync columns")
     return parser
 
 
@@ -85,6 +87,11 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     site = tiny_site() if args.tiny else MoodleSite.generate(
         seed=args.seed, users=args.users, courses=args.courses,
         enrolments_per_course=args.enrolments_per_course)
+    if args.report:
+        from ._reportbuilder import add_participants_report
+        report = add_participants_report(site, sorting=("course:courseshortnamewithlink", "user:fullnamewithlink",
+                                                        "enrol:plugin"))
+        print(f"report id: {report.id}", flush=True)
     control = SimControl(latency_ms=args.latency_ms, fault_rate=args.fault_rate, seed=args.seed)
     app = create_app(site, control, debug=args.debug)
     base = f"http://{args.host}:{args.port}"

@@ -11,6 +11,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
+from ._cost import PhpCost
 from ._model import (Category, CMCompletion, Competency, Course, CourseCompetency, CourseModule,
                      EnrolInstance, Framework, Grade, GradeItem, Report, Section, Token, User,
                      UserEnrolment)
@@ -34,6 +35,12 @@ class MoodleSite:
         self.admin_ids: set[int] = {2}
         self.completion_enabled = True
         self.competencies_enabled = True
+        self.timezone = "UTC"  # $CFG->timezone: userdate() zone of users whose timezone is "99"
+        self.forcetimezone = ""  # $CFG->forcetimezone: when set, overrides every user's timezone
+        self.php_cost = PhpCost()  # estimated Moodle PHP time spent answering calls (see _cost.py)
+        # installed child language packs whose strftime*datetime strings are "%s": requested as
+        # moodlewssettinglang=<pack>, report dates come back as epoch seconds (BULK-READS.md §2)
+        self.epoch_date_langs: set[str] = set()
         self.rev = 0
         self._seq: dict[str, int] = defaultdict(int)
         self.users: dict[int, User] = {}
