@@ -27,7 +27,9 @@ def _sync(base_url: str, store_url: str, token: str, integration_id: str = INTEG
     store = open_store(store_url)
     store.migrate()
     if store.get_integration(integration_id) is None:
-        store.add_integration(Integration(id=integration_id, connector="moodle", base_url=base_url, credentials={"token": token}))
+        settings = json.loads(os.environ.get("BENCH_SETTINGS") or "{}")  # e.g. the report route's enrolment_report_id
+        store.add_integration(Integration(id=integration_id, connector="moodle", base_url=base_url, credentials={"token": token},
+                                          settings=settings))
     engine = SyncEngine(store)
     rss: dict[str, float] = {}
 
@@ -72,7 +74,7 @@ def main(argv: list[str]) -> None:
     kind, base_url = argv[0], argv[1]
     if kind == "raw":
         from bench._raw import run_raw
-        result = run_raw(base_url, ADMIN_TOKEN)
+        result = run_raw(base_url, ADMIN_TOKEN, report_id=int(argv[2]) if len(argv) > 2 else None)
     else:
         profile = os.environ.get("BENCH_PROFILE")
         if profile:

@@ -19,6 +19,7 @@ import uvicorn
 
 from connectors.moodle.simulator import ADMIN_TOKEN, MoodleSite, SimControl, create_app
 from engine.api import listening_socket
+from connectors.moodle.simulator._reportbuilder import add_participants_report
 from connectors.moodle.simulator._server import http_impl
 
 __all__ = ["SIZES", "SimProcess", "ADMIN_TOKEN"]
@@ -31,31 +32,39 @@ SIZES: dict[str, dict[str, int]] = {
 }
 
 
-class _Counting:
-    """ASGI wrapper: counts requests and the time spent serving them into a shared array."""
+_STATS = 3  # per worker: requests, seconds inside the app, estimated Moodle PHP milliseconds
 
-    def __init__(self, app: Any, stats: Any, slot: int) -> None:
-        self.app, self.stats, self.slot = app, stats, slot
+
+class _Counting:
+    """ASGI wrapper: counts requests, the time spent serving them and the simulator's estimate
+    of the PHP time a real Moodle would have spent (``site.php_cost``) into a shared array."""
+
+    def __init__(self, app: Any, site: MoodleSite, stats: Any, slot: int) -> None:
+        self.app, self.site, self.stats, self.slot = app, site, stats, slot
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         started = time.perf_counter()
+        cost_before = self.site.php_cost.total_ms
         await self.app(scope, receive, send)
         if scope["type"] == "http":
             busy = time.perf_counter() - started
             with self.stats.get_lock():
-                self.stats[2 * self.slot] += 1
-                self.stats[2 * self.slot + 1] += busy
+                self.stats[_STATS * self.slot] += 1
+                self.stats[_STATS * self.slot + 1] += busy
+                self.stats[_STATS * self.slot + 2] += self.site.php_cost.total_ms - cost_before
 
 
-def _worker(app: Any, sock: socket.socket, stats: Any, slot: int) -> None:
-    config = uvicorn.Config(_Counting(app, stats, slot), log_level="warning", access_log=False,
+def _worker(app: Any, site: MoodleSite, sock: socket.socket, stats: Any, slot: int) -> None:
+    config = uvicorn.Config(_Counting(app, site, stats, slot), log_level="warning", access_log=False,
                             http=http_impl(), lifespan="off", timeout_keep_alive=60)
     uvicorn.Server(config).run(sockets=[sock])
 
 
 def _serve(size: dict[str, int], latency_ms: float, workers: int, port_out: Any, stats: Any, pids: Any,
-           ready: Any) -> None:
+           ready: Any, report_out: Any) -> None:
     site = MoodleSite.generate(seed=1, **size)
+    # the report route's custom report, as an admin sets it up (sorted by course, then username)
+    report_out.value = add_participants_report(site, sorting=("course:courseshortnamewithlink", "user:username")).id
     sock = listening_socket("127.0.0.1", 0)  # TCP_NODELAY on accepted connections
     sock.listen(1024)
     port = sock.getsockname()[1]
@@ -66,7 +75,7 @@ def _serve(size: dict[str, int], latency_ms: float, workers: int, port_out: Any,
         pid = os.fork()
         if pid == 0:
             try:
-                _worker(app, sock, stats, slot)
+                _worker(app, site, sock, stats, slot)
             finally:
                 os._exit(0)
         pids[slot] = pid
@@ -95,12 +104,13 @@ class SimProcess:
     def __init__(self, size: dict[str, int], latency_ms: float, workers: int) -> None:
         ctx = mp.get_context("fork")
         self.workers = workers
-        self._stats = ctx.Array("d", 2 * workers)
+        self._stats = ctx.Array("d", _STATS * workers)
         self._port = ctx.Value("i", 0)
+        self._report = ctx.Value("i", 0)
         self._pids = ctx.Array("i", workers)
         self._ready = ctx.Event()
         self._proc = ctx.Process(target=_serve, args=(size, latency_ms, workers, self._port, self._stats,
-                                                              self._pids, self._ready),
+                                                              self._pids, self._ready, self._report),
                                  daemon=False, name="moodle-sim")
 
     def __enter__(self) -> "SimProcess":
@@ -110,6 +120,7 @@ class SimProcess:
             raise RuntimeError("simulator did not start")
         self.generate_s = time.perf_counter() - started
         self.base_url = f"http://127.0.0.1:{self._port.value}"
+        self.report_id = self._report.value
         time.sleep(0.3)  # let the workers reach accept()
         return self
 
@@ -117,12 +128,14 @@ class SimProcess:
         self._proc.terminate()
         self._proc.join(30)
 
-    def counters(self) -> tuple[int, float, float]:
-        """(requests served, seconds spent inside the app, CPU seconds), summed over workers.
-        The seconds inside the app include the simulated latency; the CPU seconds do not."""
+    def counters(self) -> tuple[int, float, float, float]:
+        """(requests served, seconds spent inside the app, CPU seconds, estimated Moodle PHP
+        seconds), summed over workers. The seconds inside the app include the simulated latency;
+        the CPU seconds do not."""
         with self._stats.get_lock():
             values = list(self._stats)
-        return int(sum(values[0::2])), sum(values[1::2]), sum(_cpu_seconds(pid) for pid in self._pids)
+        return (int(sum(values[0::_STATS])), sum(values[1::_STATS]), sum(_cpu_seconds(pid) for pid in self._pids),
+                sum(values[2::_STATS]) / 1000)
 
 
 def _cpu_seconds(pid: int) -> float:

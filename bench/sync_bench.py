@@ -1,6 +1,6 @@
 """Sync benchmark: the raw limit vs lmsync (full sync, then re-sync) on one simulated Moodle site.
 
-    .venv/bin/python bench/sync_bench.py --size large --latency-ms 0 [--store postgres] [--sim-workers 1]
+    .venv/bin/python bench/sync_bench.py --size large --latency-ms 0 [--route standard|report] [--store postgres] [--sim-workers 1]
 
 The simulator runs in its own process tree (``bench._sim``); each phase runs in its own child
 process (``bench._phase``), so each phase's peak RSS is its own (``getrusage``). Phases, on the
@@ -40,7 +40,8 @@ def expected_calls(f: dict[str, Any]) -> dict[str, int]:
         "courses": 1,
         "course_revisions": 0,
         "revision_skills": f["C"],
-        "course_progressions": sum(pages(e) for e in f["E"]) + sum(pages(s) for s in f["S"]) + f["U"] + f["X"],
+        "course_progressions": (1 + -(-f["R"] // f["P"]) if "R" in f  # report route: a reset, then ⌈R / P⌉ pages
+                                else sum(pages(e) for e in f["E"]) + sum(pages(s) for s in f["S"]) + f["U"] + f["X"]),
     }
 
 
@@ -66,23 +67,27 @@ def _drop_schema(schema: str) -> None:
 
 
 def run(size: str, latency_ms: float, store: str, workers: int, profile: str | None,
-        keep_db: str | None = None) -> dict[str, Any]:
+        keep_db: str | None = None, route: str = "standard") -> dict[str, Any]:
     """Run the three phases; return every figure."""
     spec = SIZES[size]
-    result: dict[str, Any] = {"size": size, "latency_ms": latency_ms, "store": store, "sim_workers": workers, "site": spec}
+    result: dict[str, Any] = {"size": size, "latency_ms": latency_ms, "store": store, "sim_workers": workers, "site": spec,
+                              "route": route}
     with tempfile.TemporaryDirectory() as tmp, SimProcess(spec, latency_ms, workers) as sim:
         result["sim_generate_s"] = sim.generate_s
         url, schema = _store_url(store, tmp)
+        report = [str(sim.report_id)] if route == "report" else []
+        settings = {"BENCH_SETTINGS": json.dumps({"enrolment_report_id": sim.report_id})} if route == "report" else {}
         try:
-            for name, args, env in (("raw", ["raw", sim.base_url], None),
-                                    ("lmsync", ["sync", sim.base_url, url], {"BENCH_PROFILE": profile} if profile else None),
-                                    ("resync", ["sync", sim.base_url, url], None)):
+            for name, args, env in (("raw", ["raw", sim.base_url, *report], None),
+                                    ("lmsync", ["sync", sim.base_url, url], {**settings, **({"BENCH_PROFILE": profile} if profile else {})}),
+                                    ("resync", ["sync", sim.base_url, url], settings)):
                 before = sim.counters()
                 figures = _phase(args, env)
                 after = sim.counters()
                 figures["sim_requests"] = after[0] - before[0]
                 figures["sim_busy_s"] = after[1] - before[1]
                 figures["sim_cpu_s"] = after[2] - before[2]
+                figures["moodle_s"] = after[3] - before[3]
                 result[name] = figures
                 print(f"  {name}: {figures['wall_s']:.2f} s", file=sys.stderr, flush=True)
             if keep_db and store == "sqlite":
@@ -101,16 +106,16 @@ def run(size: str, latency_ms: float, store: str, workers: int, profile: str | N
 def _table(r: dict[str, Any]) -> str:
     raw = r["raw"]
     total = sum(raw["records"].values())
-    lines = [f"size={r['size']} latency={r['latency_ms']:g} ms store={r['store']} simulator workers={r['sim_workers']}"
+    lines = [f"size={r['size']} route={r['route']} latency={r['latency_ms']:g} ms store={r['store']} simulator workers={r['sim_workers']}"
              f" (site generated in {r['sim_generate_s']:.1f} s)",
              f"{'phase':<10}{'wall s':>9}{'records/s':>11}{'calls':>8}{'peak RSS MB':>13}{'CPU s':>8}"
-             f"{'sim req/s':>11}{'sim CPU s':>11}{'x raw':>7}"]
+             f"{'sim req/s':>11}{'sim CPU s':>11}{'Moodle s':>10}{'x raw':>7}"]
     for name in ("raw", "lmsync", "resync"):
         p = r[name]
         calls = sum(p["calls"].values())
         lines.append(f"{name:<10}{p['wall_s']:>9.2f}{total / p['wall_s']:>11,.0f}{calls:>8}{p['max_rss_mb']:>13.0f}"
                      f"{p['cpu_s']:>8.1f}{p['sim_requests'] / p['wall_s']:>11,.0f}{p['sim_cpu_s']:>11.1f}"
-                     f"{p['wall_s'] / raw['wall_s']:>7.2f}")
+                     f"{p['moodle_s']:>10.1f}{p['wall_s'] / raw['wall_s']:>7.2f}")
     lines.append(f"raw phase: {raw['wait_s']:.1f} s waiting on responses (summed over 8 threads)")
     lines.append(f"{'model':<22}{'records':>9}{'formula':>9}{'raw':>7}{'lmsync':>8}{'resync':>8}{'  check':<8}")
     ok = True
@@ -121,8 +126,9 @@ def _table(r: dict[str, Any]) -> str:
         ok &= good
         lines.append(f"{m:<22}{raw['records'][m]:>9}{exp:>9}{got[0]:>7}{got[1]:>8}{got[2]:>8}  {'ok' if good else 'MISMATCH'}")
     f = raw["formula_inputs"]
-    lines.append(f"formula inputs: U={f['U']} C={f['C']} F={f['F']} sum K={sum(f['K'])} sum E={sum(f['E'])}"
-                 f" sum S={sum(f['S'])} X={f['X']}")
+    tail = f" report rows R={f['R']} page P={f['P']}" if "R" in f else f" sum E={sum(f['E'])} sum S={sum(f['S'])} X={f['X']}"
+    lines.append(f"formula inputs: U={f['U']} C={f['C']} F={f['F']} sum K={sum(f['K'])}{tail}")
+    lines.append("Moodle s: the simulator's estimate of the PHP time a real Moodle spends on these calls (BULK-READS.md timings)")
     written = sum(r["resync"]["written"].values())
     lines.append(f"calls match formula: {'yes' if ok else 'NO'}; re-sync wrote {written} records"
                  f" ({'ok' if written == 0 else 'EXPECTED 0'}); re-sync/full = {r['resync']['wall_s'] / r['lmsync']['wall_s']:.2f}")
@@ -142,8 +148,10 @@ def main() -> int:
     parser.add_argument("--profile", help="write a pyinstrument text profile of the lmsync phase to this file")
     parser.add_argument("--json", help="also write every figure to this JSON file")
     parser.add_argument("--keep-db", help="copy the synced SQLite store to this file (input of api_bench.py)")
+    parser.add_argument("--route", choices=("standard", "report"), default="standard",
+                        help="course_progressions through the standard functions or the report-builder report")
     args = parser.parse_args()
-    result = run(args.size, args.latency_ms, args.store, args.sim_workers, args.profile, args.keep_db)
+    result = run(args.size, args.latency_ms, args.store, args.sim_workers, args.profile, args.keep_db, args.route)
     print(_table(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))

@@ -16,6 +16,7 @@ import typer
 
 from connectors.moodle import _actions, _transport
 from connectors.moodle._functions import FUNCTIONS
+from connectors.moodle._report_functions import REPORT_FUNCTIONS
 from engine.connector import ConnectorInfo, DemoSite
 from engine.hookspecs import hookimpl
 from engine.store.base import Integration
@@ -33,6 +34,17 @@ SETTINGS_SCHEMA: dict[str, Any] = {
                                "description": "category of courses created by the upsert action"},
         "page_size": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000,
                       "description": "records asked for per paged call"},
+        "enrolment_report_id": {"type": "integer", "minimum": 1,
+                                "description": "a 'Course participants' custom report: course_progressions is read "
+                                               "from it (the report route, for large sites; see docs/connect-moodle.md)"},
+        "report_page_size": {"type": "integer", "minimum": 100, "maximum": 100000, "default": 10000,
+                             "description": "report rows per call (each call re-runs the report's query: "
+                                            "~2.2 s of Moodle time per 10,000 rows; stay under max_execution_time)"},
+        "report_timezone": {"type": "string", "minLength": 1, "default": "UTC",
+                            "description": "the sync user's timezone in Moodle: report dates are its local time"},
+        "report_lang": {"type": "string", "minLength": 1, "default": "en",
+                        "description": "language the report is read in (moodlewssettinglang); a child pack whose "
+                                       "date formats are %s gives exact seconds"},
     },
 }
 # pages a user may paste instead of the site root: everything from the match on is dropped
@@ -54,11 +66,22 @@ def lmsync_connectors() -> list[ConnectorInfo]:
             label="Moodle",
             mappings=resources.files("mappings").joinpath("moodle"),
             credential_names=("token",),
-            default_settings={"student_role_id": 5, "course_category_id": 1, "page_size": 1000},
+            default_settings={"student_role_id": 5, "course_category_id": 1, "page_size": 1000,
+                              "report_page_size": 10000, "report_timezone": "UTC", "report_lang": "en"},
             settings_schema=SETTINGS_SCHEMA,
             normalize_url=normalize_site_url,
+            known_calls=known_functions(),
         )
     ]
+
+
+def known_functions() -> frozenset[str]:
+    """The Moodle web-service functions described by the reference the simulator ships
+    (the keys of ``functions`` in ``simulator/functions.json``, as the simulator reads them):
+    what a mapping may call."""
+    # through the parent package: importing the simulator package would import its web stack
+    reference = resources.files("connectors.moodle").joinpath("simulator", "functions.json").read_text(encoding="utf-8")
+    return frozenset(json.loads(reference)["functions"])
 
 
 def normalize_site_url(url: str) -> tuple[str, str]:
@@ -79,7 +102,7 @@ def normalize_site_url(url: str) -> tuple[str, str]:
 @hookimpl
 def lmsync_jmespath_functions() -> dict[str, Any]:
     """``moodle_time``, ``moodle_bool``, ``moodle_text``."""
-    return dict(FUNCTIONS)
+    return {**FUNCTIONS, **REPORT_FUNCTIONS}
 
 
 @hookimpl
@@ -142,7 +165,8 @@ def required_functions() -> dict[str, list[str]]:
     from engine.spec import function_set, load_specs
 
     pm = get_plugin_manager()
-    specs = load_specs(connectors(pm)[NAME].mappings, NAME, function_set(pm))
+    info = connectors(pm)[NAME]
+    specs = load_specs(info.mappings, NAME, function_set(pm), known_calls=info.known_calls)
     needs = scope_needs(SimpleNamespace(pm=pm, specset=lambda _name: specs), NAME)
     return {"connection check": [_PROBE], **needs}
 
