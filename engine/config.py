@@ -11,7 +11,7 @@ import math
 import os
 from pathlib import Path
 
-__all__ = ["data_dir", "database_url", "env_float", "lock_timing"]
+__all__ = ["data_dir", "database_url", "env_float", "env_number", "check_env_numbers", "ENV_NUMBERS", "lock_timing"]
 
 
 def data_dir() -> Path:
@@ -48,14 +48,46 @@ def env_float(name: str, default: float, *, minimum: float = 0.0, maximum: float
     return value
 
 
+# Every LMSYNC_* setting read as a number: name → (default, whole number?). Readers call
+# ``env_number`` and the CLI checks them all up front (``check_env_numbers``), so a bad value is
+# one clear line before anything starts, and the message's example is the real default.
+ENV_NUMBERS: dict[str, tuple[float, bool]] = {
+    "LMSYNC_HEARTBEAT_S": (10, False), "LMSYNC_STALE_AFTER_S": (60, False),
+    "LMSYNC_VISIBILITY_TIMEOUT_S": (300, False),
+    "LMSYNC_FULL_SYNC_HOURS": (10, False), "LMSYNC_DELTA_SYNC_HOURS": (3, False), "LMSYNC_RETRY_FAILED_S": (900, False),
+    "LMSYNC_WEBHOOK_MAX_ATTEMPTS": (6, True), "LMSYNC_WEBHOOK_BACKOFF_S": (2, False), "LMSYNC_WEBHOOK_TIMEOUT_S": (10, False),
+    "LMSYNC_DB_POOL_SIZE": (8, True),
+}
+
+
+def env_number(name: str) -> float | int:
+    """``$name`` (one of ``ENV_NUMBERS``) as a number above 0, else its default; a whole number
+    where the table says so. A bad value is a ``ConfigError`` naming it with the default."""
+    from engine.errors import ConfigError
+
+    default, whole = ENV_NUMBERS[name]
+    value = env_float(name, float(default))
+    if whole:
+        if not value.is_integer():
+            raise ConfigError(f"{name}={os.environ.get(name)!r} is not a whole number; set e.g. {name}={default:g} or unset it")
+        return int(value)
+    return value
+
+
+def check_env_numbers() -> None:
+    """Read every ``ENV_NUMBERS`` setting once: ``ConfigError`` for the first bad one."""
+    for name in ENV_NUMBERS:
+        env_number(name)
+
+
 def lock_timing(heartbeat_s: float | None = None, stale_after_s: float | None = None) -> tuple[float, float]:
     """The run lock's heartbeat and takeover age: given values, else ``LMSYNC_HEARTBEAT_S``
     (10) and ``LMSYNC_STALE_AFTER_S`` (60). The takeover age must be more than twice the
     heartbeat, or a live run would be taken over between two beats."""
     from engine.errors import ConfigError
 
-    beat = heartbeat_s if heartbeat_s is not None else env_float("LMSYNC_HEARTBEAT_S", 10.0)
-    stale = stale_after_s if stale_after_s is not None else env_float("LMSYNC_STALE_AFTER_S", 60.0)
+    beat = heartbeat_s if heartbeat_s is not None else env_number("LMSYNC_HEARTBEAT_S")
+    stale = stale_after_s if stale_after_s is not None else env_number("LMSYNC_STALE_AFTER_S")
     if not (beat > 0 and stale > 2 * beat):
         raise ConfigError(f"LMSYNC_STALE_AFTER_S ({stale:g} s) must be more than twice LMSYNC_HEARTBEAT_S ({beat:g} s), "
                           "or a live sync would be taken over between two heartbeats")

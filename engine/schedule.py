@@ -16,13 +16,12 @@ Intervals: per integration settings ``full_sync_interval_hours`` / ``delta_sync_
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from engine.config import lock_timing
+from engine.config import env_number, lock_timing
 from engine.store.base import Integration, Store
 
 __all__ = ["Intervals", "due_syncs", "Scheduler"]
@@ -44,10 +43,8 @@ class Intervals:
     @classmethod
     def from_env(cls) -> "Intervals":
         """``LMSYNC_FULL_SYNC_HOURS``, ``LMSYNC_DELTA_SYNC_HOURS``, ``LMSYNC_RETRY_FAILED_S``."""
-        env = os.environ.get
-        return cls(full_hours=float(env("LMSYNC_FULL_SYNC_HOURS", cls.full_hours)),
-                   delta_hours=float(env("LMSYNC_DELTA_SYNC_HOURS", cls.delta_hours)),
-                   retry_after_s=float(env("LMSYNC_RETRY_FAILED_S", cls.retry_after_s)))
+        return cls(full_hours=env_number("LMSYNC_FULL_SYNC_HOURS"), delta_hours=env_number("LMSYNC_DELTA_SYNC_HOURS"),
+                   retry_after_s=env_number("LMSYNC_RETRY_FAILED_S"))
 
     def of(self, integration: Integration) -> tuple[float, float]:
         """``(full_hours, delta_hours)`` of *integration* (its settings override the defaults)."""

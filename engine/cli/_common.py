@@ -23,13 +23,13 @@ import typer
 from cryptography.fernet import Fernet
 from rich.console import Console
 
-from engine.config import data_dir, database_url
+from engine.config import check_env_numbers, data_dir, database_url
 from engine.errors import LmsyncError
 from engine.secrets import SecretError
 from engine.store import Store, StoreError, open_store
 
 __all__ = ["JsonOpt", "out", "err", "emit", "fail", "get_store", "StoreOpt", "preflight", "user_error",
-           "check_environment", "NUMERIC_SETTINGS"]
+           "check_environment"]
 
 err = Console(stderr=True)
 out = Console()
@@ -37,14 +37,6 @@ out = Console()
 JsonOpt = typer.Option(False, "--json", metavar="", help="Print machine-readable JSON on stdout (human output goes to stderr).")
 StoreOpt = typer.Option(None, "--store", metavar="URL", envvar="LMSYNC_DATABASE_URL", help="Store URL (sqlite path or postgresql://…).")
 
-# environment settings read as numbers somewhere in the engine: name → (example, whole number?)
-NUMERIC_SETTINGS = {
-    "LMSYNC_HEARTBEAT_S": ("10", False), "LMSYNC_STALE_AFTER_S": ("60", False),
-    "LMSYNC_VISIBILITY_TIMEOUT_S": ("300", False), "LMSYNC_FULL_SYNC_HOURS": ("24", False),
-    "LMSYNC_DELTA_SYNC_HOURS": ("1", False), "LMSYNC_RETRY_FAILED_S": ("300", False),
-    "LMSYNC_WEBHOOK_MAX_ATTEMPTS": ("8", True), "LMSYNC_WEBHOOK_BACKOFF_S": ("2", False),
-    "LMSYNC_WEBHOOK_TIMEOUT_S": ("10", False), "LMSYNC_DB_POOL_SIZE": ("8", True),
-}
 _KEY_HINT = "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
 
 
@@ -71,19 +63,9 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def check_environment() -> None:
-    """Raise ``LmsyncError`` naming the first ``LMSYNC_*`` setting that is not a valid number
-    of the kind ``NUMERIC_SETTINGS`` says, or a secret key that Fernet cannot use."""
-    for name, (example, whole) in NUMERIC_SETTINGS.items():
-        raw = os.environ.get(name, "").strip()
-        if not raw:
-            continue
-        try:
-            value = int(raw) if whole else float(raw)
-        except ValueError:
-            value = None
-        if value is None or value <= 0 or value != value:
-            kind = "a whole number" if whole else "a number of seconds/hours"
-            raise LmsyncError(f"{name}={raw!r} is not {kind} above 0; set e.g. {name}={example} or unset it")
+    """Raise ``LmsyncError`` naming the first ``LMSYNC_*`` number setting that is not valid
+    (``engine.config.ENV_NUMBERS``), or a secret key that Fernet cannot use."""
+    check_env_numbers()
     _check_secret_key()
 
 

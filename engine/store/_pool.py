@@ -9,7 +9,6 @@ caches) is bounded by the pool, not by how many threads have ever run a query.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,16 +26,13 @@ _ENV = "LMSYNC_DB_POOL_SIZE"
 def pool_size() -> int:
     """``$LMSYNC_DB_POOL_SIZE`` (default 8): the most store connections one store object opens
     for its readers and short transactions."""
-    raw = os.environ.get(_ENV, "").strip()
-    if not raw:
-        return DEFAULT_POOL_SIZE
+    from engine.config import env_number
+    from engine.errors import ConfigError
+
     try:
-        size = int(raw)
-    except ValueError:
-        raise StoreError(f"{_ENV}={raw!r}: expected a whole number of connections (1 or more)") from None
-    if size < 1:
-        raise StoreError(f"{_ENV}={raw!r}: expected a whole number of connections (1 or more)")
-    return size
+        return int(env_number(_ENV))
+    except ConfigError as exc:
+        raise StoreError(f"{exc}: expected a whole number of connections (1 or more)") from None
 
 
 @dataclass(frozen=True)

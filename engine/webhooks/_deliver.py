@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -50,10 +49,10 @@ class DeliveryPolicy:
     @classmethod
     def from_env(cls) -> "DeliveryPolicy":
         """``LMSYNC_WEBHOOK_MAX_ATTEMPTS``, ``LMSYNC_WEBHOOK_BACKOFF_S``, ``LMSYNC_WEBHOOK_TIMEOUT_S``."""
-        env = os.environ.get
-        return cls(max_attempts=int(env("LMSYNC_WEBHOOK_MAX_ATTEMPTS", cls.max_attempts)),
-                   base_delay=float(env("LMSYNC_WEBHOOK_BACKOFF_S", cls.base_delay)),
-                   timeout=float(env("LMSYNC_WEBHOOK_TIMEOUT_S", cls.timeout)))
+        from engine.config import env_number
+
+        return cls(max_attempts=int(env_number("LMSYNC_WEBHOOK_MAX_ATTEMPTS")), base_delay=env_number("LMSYNC_WEBHOOK_BACKOFF_S"),
+                   timeout=env_number("LMSYNC_WEBHOOK_TIMEOUT_S"))
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number *attempt* (1-based)."""

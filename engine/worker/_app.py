@@ -31,7 +31,9 @@ def queue_name() -> str:
 
 
 def _transport_options() -> dict[str, float]:
-    visibility = float(os.environ.get("LMSYNC_VISIBILITY_TIMEOUT_S", 300))
+    from engine.config import env_number
+
+    visibility = env_number("LMSYNC_VISIBILITY_TIMEOUT_S")
     # Sweep for messages of dead workers often enough that they come back soon after
     # the visibility timeout (kombu's default sweep is every ~100 s).
     return {"visibility_timeout": visibility, "unacked_restore_interval": max(1, min(10, int(visibility // 4))),
