@@ -88,7 +88,9 @@ def lmsync_build_request(integration: Integration, call: str, params: dict[str, 
 
     Turn the logical call (a function or endpoint name plus structured parameters, as written
     in a mapping spec or by an action) into an ``httpx.Request`` carrying the credentials.
-    Return ``None`` if *integration* is not yours.
+    The pages after the first of a ``next_url`` stream come as ``{"__url__": url}``
+    (``engine.spec.NEXT_URL_PARAM``): send that URL as given, after checking it is on the
+    integration's site. Return ``None`` if *integration* is not yours.
     """
 
 

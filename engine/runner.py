@@ -7,9 +7,10 @@ the parent list of a fan-out (projected by ``fan_out.keep``), the index of a joi
 
 Pagination stop rule: a stream stops after an empty page, and additionally after a short page
 (``stop: short_page``) or once the records received reach the response's total
-(``stop: total``). Loop guard: a page identical to an earlier one of the same stream (same
-length, first and last record) raises ``PaginationError`` before any of its records is
-yielded; so does needing more than ``max_pages`` pages.
+(``stop: total``); a ``next_url`` stream stops when an answer names no next page. Loop guard:
+a page identical to an earlier one of the same stream (same length, first and last record), or
+a next-page URL seen before, raises ``PaginationError`` before any of its records is yielded;
+so does needing more than ``max_pages`` pages.
 
 Answer shapes: every answer goes through its stream's (or look-up's) ``Expect`` inside the
 transport's retry loop, so a wrong shape (``{}``, ``null``, ``[]`` where ``{"users": [...]}``
@@ -31,6 +32,7 @@ from typing import Any
 
 from engine.errors import BadResponse, PaginationError, RemoteError
 from engine.spec import FanOut, Join, Lookup, Spec, SpecSet, Stream
+from engine.spec._model import NEXT_URL_PARAM
 
 __all__ = ["INCOMPLETE", "RunContext", "iter_stream", "iter_enriched", "window_map"]
 
@@ -181,6 +183,9 @@ def _paged(ctx: RunContext, stream: Stream, parent: Any, params=None) -> Iterato
         while pending:
             yield pending.pop()
         return
+    if pag.type == "next_url":
+        yield from _followed(ctx, stream, template.render(context))
+        return
     max_pages = min(pag.max_pages, ctx.max_pages or pag.max_pages)
     offset = number = pag.start
     received = pages = 0
@@ -212,6 +217,38 @@ def _paged(ctx: RunContext, stream: Stream, parent: Any, params=None) -> Iterato
             raise PaginationError(f"{stream.where}: more than max_pages={pag.max_pages} pages; stopped (runaway pagination)")
         offset += len(records)
         number += 1
+
+
+def _followed(ctx: RunContext, stream: Stream, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """next_url pagination: each answer names the next page's URL, which is called as given
+    (``{NEXT_URL_PARAM: url}``); a URL that comes back is a loop and fails the read."""
+    pag = stream.pagination
+    max_pages = min(pag.max_pages, ctx.max_pages or pag.max_pages)
+    seen: set[str] = set()
+    digests: set[str] = set()
+    pages = 0
+    while True:
+        response, records = ctx.fetch(stream.call, params, _accepting(stream, pairs=True))
+        pages += 1
+        if records:
+            digest = _page_digest(records)
+            if digest in digests:
+                raise PaginationError(f"{stream.where}: page {pages} repeats an earlier page; stopped so no record is read twice")
+            digests.add(digest)
+        yield from records
+        url = pag.next(response) if pag.next is not None else None
+        if not url:
+            return
+        if not isinstance(url, str):
+            raise BadResponse(f"{stream.where}: next expression {pag.next.source!r} gave {url!r}, expected a URL", call=stream.call)
+        if url in seen:
+            raise PaginationError(f"{stream.where}: page {pages + 1} would repeat an earlier page URL; stopped so no record is read twice")
+        if pages >= max_pages:
+            if ctx.max_pages and pages >= ctx.max_pages:
+                return
+            raise PaginationError(f"{stream.where}: more than max_pages={pag.max_pages} pages; stopped (runaway pagination)")
+        seen.add(url)
+        params = {NEXT_URL_PARAM: url}
 
 
 def window_map(

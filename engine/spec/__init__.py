@@ -15,10 +15,11 @@ import pluggy
 from engine.errors import LmsyncError
 from engine.spec._jmes import Expr, FunctionSet, caret, compile_expr
 from engine.spec._loader import SpecSet, load_spec_file, load_spec_text, load_specs, spec_schema
-from engine.spec._model import FanOut, FieldMap, Group, Join, Lookup, Pagination, ParamTemplate, Prepare, Spec, Stream
+from engine.spec._model import NEXT_URL_PARAM, FanOut, FieldMap, Group, Join, Lookup, Pagination, ParamTemplate, Prepare, Spec, Stream
 from engine.spec._dirs import SpecFile, load_connector_specs, user_mappings_dir
 
 __all__ = [
+    "NEXT_URL_PARAM",
     "Expr",
     "FanOut",
     "FieldMap",

@@ -13,6 +13,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from jmespath import functions as jfunctions
 from jmespath.visitor import _equals, _is_actual_number, _is_comparable
 
 __all__ = ["compile_closure"]
@@ -25,7 +26,14 @@ class _Unsupported(Exception):
 
 
 def _is_false(value: Any) -> bool:
-    return value == "" or value == [] or value == {} or value is None or value is False
+    if value is None or value is False:
+        return True
+    kind = type(value)
+    if kind is str or kind is list or kind is dict:
+        return not value
+    if kind is int or kind is float or kind is bool:
+        return False
+    return value == "" or value == [] or value == {}  # subclasses and other types: jmespath's own test
 
 
 _ORDER = {"lt": operator.lt, "gt": operator.gt, "lte": operator.le, "gte": operator.ge}
@@ -67,8 +75,18 @@ _c_pipe = _c_subexpression
 
 
 def _c_comparator(node: dict, functions: Any) -> Fn:
-    left, right = (_compile(c, functions) for c in node["children"])
+    left_node, right_node = node["children"]
+    left, right = _compile(left_node, functions), _compile(right_node, functions)
     op = node["value"]
+    if op in ("eq", "ne"):
+        # against a string or null literal jmespath's 0/1-vs-boolean special case cannot apply,
+        # so its equality is plain ==
+        for side, other in ((right_node, left), (left_node, right)):
+            if side["type"] == "literal" and (side["value"] is None or type(side["value"]) is str):
+                literal = side["value"]
+                if op == "eq":
+                    return lambda v: other(v) == literal
+                return lambda v: other(v) != literal
     if op == "eq":
         return lambda v: _equals(left(v), right(v))
     if op == "ne":
@@ -91,11 +109,62 @@ def _c_current(node: dict, functions: Any) -> Fn:
 _c_identity = _c_current
 
 
+_CHECKING = ("call_function", "_validate_arguments", "_type_check", "_type_check_single", "_get_allowed_pytypes")
+
+
+def _checked_call(functions: Any, name: str, nargs: int) -> tuple[Callable[..., Any], list[tuple[int, frozenset[str]]]] | None:
+    """``(function, [(argument index, allowed python type names)])`` when a call of *name* with
+    *nargs* arguments can be checked here exactly as ``Functions.call_function`` checks it (by
+    type name, arity known to match); None when it must go through ``call_function`` (unknown
+    function, wrong arity, typed arrays, a ``Functions`` subclass that changes the checking)."""
+    for attr in _CHECKING:
+        if getattr(type(functions), attr, None) is not getattr(jfunctions.Functions, attr):
+            return None
+    entry = functions.FUNCTION_TABLE.get(name)
+    if entry is None:
+        return None
+    signature = entry["signature"]
+    variadic = bool(signature and signature[-1].get("variadic"))
+    if (nargs < len(signature)) if variadic else (nargs != len(signature)):
+        return None
+    checks = []
+    for index, arg in enumerate(signature):
+        if not arg["types"]:
+            continue
+        allowed, subtypes = functions._get_allowed_pytypes(arg["types"])
+        if subtypes:
+            return None
+        checks.append((index, frozenset(allowed)))
+    return entry["function"], checks
+
+
 def _c_function_expression(node: dict, functions: Any) -> Fn:
     name = node["value"]
     args = [_compile(c, functions) for c in node["children"]]
     call = functions.call_function
-    return lambda v: call(name, [a(v) for a in args])
+    checked = _checked_call(functions, name, len(args))
+    if checked is None:
+        return lambda v: call(name, [a(v) for a in args])
+    function, checks = checked
+
+    def run(value: Any) -> Any:
+        resolved = [a(value) for a in args]
+        for index, allowed in checks:
+            if type(resolved[index]).__name__ not in allowed:
+                return call(name, resolved)  # raises jmespath's own error
+        return function(functions, *resolved)
+
+    if len(args) == 1 and len(checks) == 1:  # the common case without the loop
+        (only,), ((_, allowed),) = args, checks
+
+        def run1(value: Any) -> Any:
+            arg = only(value)
+            if type(arg).__name__ not in allowed:
+                return call(name, [arg])
+            return function(functions, arg)
+
+        return run1
+    return run
 
 
 def _project(each_fn: Fn, elements: Any) -> list:

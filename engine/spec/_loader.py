@@ -162,6 +162,7 @@ class _Compiler:
             stop=pag.get("stop", "empty_page"),
             total=self.optional_expr((*path, "pagination"), pag, "total"),
             max_pages=pag.get("max_pages", 100_000),
+            next=self.optional_expr((*path, "pagination"), pag, "next"),
         ))
         fan = node.get("fan_out")
         fan_out = None

@@ -8,7 +8,10 @@ from typing import Any
 from engine.spec._expect import Expect
 from engine.spec._jmes import Expr
 
-__all__ = ["ParamTemplate", "Pagination", "FanOut", "Group", "Prepare", "Stream", "Join", "Lookup", "FieldMap", "Spec", "Expect"]
+#: The only parameter of a next_url page after the first: the URL the previous answer gave.
+NEXT_URL_PARAM = "__url__"
+
+__all__ = ["NEXT_URL_PARAM", "ParamTemplate", "Pagination", "FanOut", "Group", "Prepare", "Stream", "Join", "Lookup", "FieldMap", "Spec", "Expect"]
 
 
 class ParamTemplate:
@@ -49,7 +52,7 @@ def _render(node: Any, context: dict[str, Any]) -> Any:
 
 @dataclass(frozen=True)
 class Pagination:
-    """How a stream pages. ``type`` none/offset/page; see the spec schema for the stop rules."""
+    """How a stream pages. ``type`` none/offset/page/next_url; see the spec schema for the stop rules."""
 
     type: str = "none"
     limit: int = 0
@@ -57,6 +60,7 @@ class Pagination:
     stop: str = "empty_page"
     total: Expr | None = None
     max_pages: int = 100_000
+    next: Expr | None = None  # next_url: where an answer says the next page is
 
 
 @dataclass(frozen=True)
