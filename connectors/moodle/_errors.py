@@ -37,6 +37,7 @@ _PERMISSION = {
     "errorcatcontextnotvalid",
     "restrictedcontextexception",
     "cannotviewreport",
+    "errorreportview",  # report builder: core_reportbuilder\report_access_exception
     "nopermissiontoviewgrades",
     "wsusercannotassign",
     "accessdenied",

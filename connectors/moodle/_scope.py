@@ -16,6 +16,10 @@ service is probed with a minimal call and the answer classified:
   token's user sees N of at least M users" detail (Moodle silently drops users whose details the
   caller may not see; a sync would take the missing ones for deleted).
 
+With the setting ``enrolment_report_id`` (the report route) the report-builder functions are
+checked against that report: access, source, conditions, columns, sorting, dates, timezone
+(``_scope_report``); without it, an existing Course participants report is named as a hint.
+
 Write functions are probed only where Moodle checks the capability before an input error that
 stops the write (a blank course name, user id 0); where it does not, the entry says so.
 """
@@ -27,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.moodle._scope_report import ReportCheck, check_report, report_hints, setup_steps
 from engine.connector import ScopeEntry, ScopeReport
 from engine.errors import AccessDenied, AuthenticationFailed, RemoteError
 from engine.models import MODELS
@@ -115,6 +120,9 @@ class _Prober:
         self.offered = offered
         self.caller = caller
         settings = integration.settings or {}
+        self.settings = settings
+        self.integration_id = integration.id
+        self.report: ReportCheck | None = None
         self.category = int(settings.get("course_category_id", 1))
         self.student_role = int(settings.get("student_role_id", 5))
         self.results: dict[str, _Result] = {}
@@ -319,6 +327,17 @@ class _Prober:
         self.call("core_course_get_contents", {"courseid": course, "options": [{"name": "excludemodules", "value": 1}]})
         return _Result("OK")
 
+    def p_core_reportbuilder_retrieve_report(self) -> _Result:
+        if self.settings.get("enrolment_report_id") is None:
+            return _Result("UNTESTED", detail="core_reportbuilder_retrieve_report: in the service; no report to probe with")
+        self.report = check_report(self.call, self.settings, self.caller, self.offered, self.integration_id)
+        return _Result(self.report.status, self.report.capabilities, detail=self.report.detail)
+
+    def p_core_reportbuilder_filters_reset(self) -> _Result:
+        # not called: it drops the token user's own filter values; Moodle checks the same access as for a read
+        read = self.result("core_reportbuilder_retrieve_report")
+        return _Result("FORBIDDEN", read.capabilities) if read.capabilities else _Result("OK")
+
     # --- write probes (the capability check comes before an input error: nothing is written) ---
     def p_core_course_create_courses(self) -> _Result:
         probe = {"courses": [{"fullname": " ", "shortname": "lmsync-scope-probe", "categoryid": self.category}]}
@@ -384,7 +403,8 @@ def _entry(name: str, functions: list[str], prober: _Prober) -> ScopeEntry:
     return entry
 
 
-def _checklist(entries: list[ScopeEntry], to_add: list[str], info: dict[str, Any]) -> list[str]:
+def _checklist(entries: list[ScopeEntry], to_add: list[str], info: dict[str, Any], fixes: list[str],
+               hints: list[str]) -> list[str]:
     who = info.get("username") or "the token's user"
     steps: list[str] = []
     if to_add:
@@ -396,12 +416,27 @@ def _checklist(entries: list[ScopeEntry], to_add: list[str], info: dict[str, Any
     optional = sorted({c for e in entries if e.status == "DEGRADED" for c in e.missing_capabilities} - set(caps))
     if optional:
         steps.append(f"Optional, so Moodle stops withholding fields: allow {', '.join(optional)} for {who}")
+    steps.extend(fixes)
     for e in entries:
         if e.status == "OK" and e.detail:
             steps.append(f"Check ({e.name}): {e.detail}")
-    if not to_add and not caps and not optional:
+    if not to_add and not caps and not optional and not fixes:
         steps.insert(0, "Nothing to add: the token can read every model and call every action's functions.")
-    return steps
+    return steps + hints
+
+
+def _report_steps(integration: Integration, prober: _Prober, call: Callable[[str, dict[str, Any]], Any],
+                  info: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(fixes, hints) of the report route: the failed checks' fixes and the set-up checklist when
+    the configured report is missing or misconfigured; without one, the reports that could be."""
+    settings = integration.settings or {}
+    if settings.get("enrolment_report_id") is None:
+        return [], report_hints(call, prober.offered, integration.id)
+    check = prober.report
+    if check is None or check.status == "OK":
+        return [], []
+    who = info.get("username") or "the token's user"
+    return [*check.fixes, *setup_steps(integration.id, who, settings)], []
 
 
 def scope_test(integration: Integration, transport: Transport, needs: dict[str, list[str]]) -> ScopeReport:
@@ -414,6 +449,7 @@ def scope_test(integration: Integration, transport: Transport, needs: dict[str, 
     prober = _Prober(integration, transport.call, offered, info.get("userid"))
     entries = [_entry(name, sorted(functions), prober) for name, functions in needs.items()]
     to_add = sorted({f for e in entries for f in e.missing_functions})
+    fixes, hints = _report_steps(integration, prober, transport.call, info)
     remote = {k: info[k] for k in ("sitename", "siteurl", "release", "version", "username", "userid", "userissiteadmin") if k in info}
     remote["functions_in_service"] = len(offered) if offered is not None else None
-    return ScopeReport(entries=entries, functions_to_add=to_add, checklist=_checklist(entries, to_add, info), remote_info=remote)
+    return ScopeReport(entries=entries, functions_to_add=to_add, checklist=_checklist(entries, to_add, info, fixes, hints), remote_info=remote)

@@ -155,26 +155,39 @@ def lmsync_run_action(integration: Integration, transport: Transport, action: st
     return _actions.run_action(integration, transport, action, payload)
 
 
+def _specs() -> Any:
+    from engine.plugins import connectors, get_plugin_manager
+    from engine.spec import function_set, load_specs
+
+    pm = get_plugin_manager()
+    info = connectors(pm)[NAME]
+    return pm, load_specs(info.mappings, NAME, function_set(pm), known_calls=info.known_calls)
+
+
 def required_functions() -> dict[str, list[str]]:
     """``{model or action: [web-service functions]}`` this connector calls: the mapping specs'
     calls and requirements (with the models they depend on), the actions', and the probe."""
     from types import SimpleNamespace
 
-    from engine.plugins import connectors, get_plugin_manager
     from engine.scope import scope_needs
-    from engine.spec import function_set, load_specs
 
-    pm = get_plugin_manager()
-    info = connectors(pm)[NAME]
-    specs = load_specs(info.mappings, NAME, function_set(pm), known_calls=info.known_calls)
+    pm, specs = _specs()
     needs = scope_needs(SimpleNamespace(pm=pm, specset=lambda _name: specs), NAME)
     return {"connection check": [_PROBE], **needs}
 
 
+def variant_functions() -> dict[str, list[str]]:
+    """The functions the spec variants add (the report route), by ``model (when …)``."""
+    _, specs = _specs()
+    return {f"{v.model} (when {v.when.source})": sorted(set(v.functions) - set(specs.specs[v.model].functions))
+            for vs in specs.variants.values() for v in vs}
+
+
 def _print_functions(groups: dict[str, list[str]], as_json: bool) -> None:
     every = sorted({f for fs in groups.values() for f in fs})
+    variants = variant_functions()
     if as_json:
-        typer.echo(json.dumps({"functions": every, "by_model_or_action": groups}, indent=2))
+        typer.echo(json.dumps({"functions": every, "by_model_or_action": groups, "variants": variants}, indent=2))
         return
     typer.echo(f"Add these {len(every)} functions to the external service of the token "
                "(Site administration > Server > Web services > External services > Functions):")
@@ -183,6 +196,8 @@ def _print_functions(groups: dict[str, list[str]], as_json: bool) -> None:
     typer.echo("\nNeeded by:")
     for group, functions in groups.items():
         typer.echo(f"  {group}: {', '.join(functions)}")
+    for group, functions in variants.items():
+        typer.echo(f"\nOnly with the report route (docs/connect-moodle.md), also add: {', '.join(functions)}\n  ({group})")
 
 
 @hookimpl

@@ -1,0 +1,1 @@
+"""TinyLMS: a made-up LMS with one REST endpoint per model, ``GET {site}/api/{call}``."""
