@@ -72,7 +72,8 @@ def demo_integration(store: Store, connector: str | None = None) -> Iterator[Int
         yield found
         return
     port = (urlsplit(found.base_url).port or 0) if found is not None else 0
-    with _running_site(connector, port) as site:
+    # an existing demo restarts its own connector's site (never another connector's)
+    with _running_site(found.connector if found is not None else connector, port) as site:
         if found is None:
             found = new_integration(site.connector, site.base_url, dict(site.credentials), {"demo": True})
             store.add_integration(found)
