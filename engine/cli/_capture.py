@@ -48,8 +48,8 @@ def capture(
 ) -> None:
     """Save every call MODEL's sample needs (source pages, fan-out parents, joins, look-ups) for `mappings preview`.
 
-    Example: lmsync mappings capture course_progressions && lmsync mappings preview
-    mappings/moodle/course_progressions.yaml --input course_progressions.capture.json"""
+    Example: lmsync mappings capture course_progressions, then lmsync mappings preview
+    <the spec it names> --input course_progressions.capture.json"""
     store = get_store(store_url)
     engine = SyncEngine(store)
     with chosen_integration(store, integration) as target:

@@ -62,7 +62,7 @@ def _param(item: str) -> tuple[str, Any]:
 
 
 def passthrough(
-    function: str = typer.Argument(..., metavar="FUNCTION", help="The remote function, e.g. core_webservice_get_site_info."),
+    function: str = typer.Argument(..., metavar="FUNCTION", help="The remote function or endpoint, as the connector's mappings name calls."),
     param: list[str] = typer.Option([], "--param", metavar="KEY=VALUE", help="key=value parameter (repeatable; bracket keys and JSON values allowed)."),
     integration: str = IntegrationOpt,
     store_url: str = StoreOpt,
