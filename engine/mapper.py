@@ -9,10 +9,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import jmespath.exceptions
+import orjson
 
 from engine.errors import RecordError
 from engine.ids import record_id
@@ -22,22 +24,56 @@ from engine.spec import Join, Lookup, Spec
 from engine.store.base import MappedRecord, StoredRecord
 from schemas._loader import fast_model_check, model_validator
 
-__all__ = ["RecordMapper", "StoredReader", "canonical_hash", "iter_mapped"]
+__all__ = ["RecordMapper", "StoredReader", "canonical_hash", "canonical_json", "iter_mapped"]
 
 #: Reads stored records by lmsync id (``Store.get_many`` of one integration and model).
 StoredReader = Callable[[Sequence[str]], dict[str, StoredRecord]]
 _KEEP_BATCH = 256
+_REF_CACHE = 65_536  # ref ids remembered per target model (~10 MB at most)
 
+#: The canonical JSON of the hashes: stored hashes were computed from this text, so it must never change.
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+# orjson writes the same bytes for plain JSON values (same escapes, same key order, same
+# numbers) except floats between 1e-10 and 1e-4 (stdlib 1e-05 and 1e-07, orjson 0.00001 and
+# 1e-7: _stdlib_float_form finds them, and at worst a string that looks alike) and NaN/Infinity
+# (null); subclasses, datetimes and dataclasses are refused by _refuse
+_CANONICAL_OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATETIME
+                      | orjson.OPT_PASSTHROUGH_DATACLASS)
+_SHORT_EXPONENT = re.compile(rb"[0-9]e-[1-9](?![0-9])")
 
 
-def _digest(text: str) -> str:
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+def _stdlib_float_form(text: bytes) -> bool:
+    """Whether *text* may hold a float the stdlib writes differently (substring tests first:
+    the regex alone scans every position)."""
+    return b"0.0000" in text or (b"e-" in text and _SHORT_EXPONENT.search(text) is not None)
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError
+
+
+def canonical_json(value: Any) -> bytes:
+    """*value*'s canonical JSON (sorted keys, no spaces, UTF-8): byte for byte the stdlib
+    ``_dumps`` text. orjson writes it when that is provably the same text: it accepted the value
+    with every non-JSON type refused, no float needs the stdlib's exponent form, and the text
+    reads back equal to *value* (no NaN/Infinity, tuple, enum or UUID slipped through);
+    otherwise the stdlib encoder writes it."""
+    try:
+        text = orjson.dumps(value, default=_refuse, option=_CANONICAL_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError: a type, key or integer it does not take as is
+        return _dumps(value).encode()
+    if not _stdlib_float_form(text) and orjson.loads(text) == value:
+        return text
+    return _dumps(value).encode()
+
+
+def _digest(text: bytes) -> str:
+    return hashlib.blake2b(text, digest_size=16).hexdigest()
 
 
 def canonical_hash(value: Any) -> str:
     """A short hex digest of *value*'s canonical JSON (sorted keys, no spaces)."""
-    return _digest(_dumps(value))
+    return _digest(canonical_json(value))
 
 
 def _remote_id(value: Any) -> str | None:
@@ -64,6 +100,10 @@ class RecordMapper:
         fan = spec.source.fan_out
         self.injected = {"_integration", INCOMPLETE, *((fan.as_,) if fan and fan.as_ else ())}
         self.feeds = {step.name: step.feeds for step in spec.enrich if isinstance(step, Lookup)}
+        # (name, evaluate, ref model, expression) per field: the per-record loop skips the
+        # attribute look-ups and ``Expr.__call__``'s extra frame
+        self._fields = [(fm.name, fm.expr.evaluate, fm.ref, fm.expr) for fm in spec.fields]
+        self._ref_ids: dict[str, dict[str, str]] = {fm.ref: {} for fm in spec.fields if fm.ref is not None}
         self.extra_keys: list[tuple[str, str]] = []  # (attached name, remote_data key)
         for step in spec.enrich:
             self.injected.add(step.name)
@@ -83,17 +123,16 @@ class RecordMapper:
         if rid is None:
             raise RecordError(f"remote_id expression {spec.remote_id.source!r} gave no id", model=spec.model, remote_id=None, value=raw.get("id"))
         fields: dict[str, Any] = {}
-        for fm in spec.fields:
+        for name, evaluate, ref, expr in self._fields:
             try:
-                value = fm.expr(raw)
+                value = evaluate(raw)
             except jmespath.exceptions.JMESPathError as exc:
-                raise RecordError(f"expression {fm.expr.source!r} failed: {exc}", model=spec.model, remote_id=rid, field=fm.name) from None
+                raise RecordError(f"expression {expr.source!r} failed: {exc}", model=spec.model, remote_id=rid, field=name) from None
             except (ValueError, TypeError, OverflowError) as exc:
-                raise RecordError(f"expression {fm.expr.source!r} failed: {exc}", model=spec.model, remote_id=rid, field=fm.name) from None
-            if fm.ref is not None:
-                target = _remote_id(value)
-                value = record_id(self.integration_id, fm.ref, target) if target is not None else None
-            fields[fm.name] = value
+                raise RecordError(f"expression {expr.source!r} failed: {exc}", model=spec.model, remote_id=rid, field=name) from None
+            if ref is not None:
+                value = self._ref_id(ref, value)
+            fields[name] = value
         fields.update(spec.defaults)
         if not self.check(fields):
             # the reference validator has the last word and writes the message
@@ -110,6 +149,20 @@ class RecordMapper:
             content_hash=canonical_hash(fields),
             raw_hash=raw_hash,
         )
+
+    def _ref_id(self, ref: str, value: Any) -> str | None:
+        """The lmsync id of the *ref* record whose remote id is *value* (None without one);
+        remembered per target, as many records point at the same few (a course's progressions)."""
+        target = _remote_id(value)
+        if target is None:
+            return None
+        known = self._ref_ids[ref]
+        rid = known.get(target)
+        if rid is None:
+            if len(known) >= _REF_CACHE:
+                known.clear()
+            rid = known[target] = record_id(self.integration_id, ref, target)
+        return rid
 
     def keep_stored(self, raw: dict[str, Any], rec: MappedRecord, old: StoredRecord | None) -> MappedRecord:
         """*rec* for a record some of whose look-ups failed with an ignored error: absence of
@@ -140,8 +193,8 @@ class RecordMapper:
         for name, key in self.extra_keys:
             if raw.get(name) is not None:
                 data[key] = raw[name]
-        text = _dumps(data)
-        if self.secret_pattern is not None and self.secret_pattern.search(text):
+        text = canonical_json(data)
+        if self.secret_pattern is not None and self.secret_pattern.search(text.decode()):
             data = redact_value(json.loads(text), self.secret_pattern)  # per string, inside longer ones too
             return data, canonical_hash(data)
         return data, _digest(text)

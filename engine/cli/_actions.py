@@ -11,22 +11,21 @@ import json
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
-
-from engine.actions import ActionResult, ActionService, error_code
-from engine.api import record_json, task_json
 from engine.cli._common import JsonOpt, StoreOpt, emit, fail, get_store
 from engine.errors import LmsyncError
 from engine.store.base import Store
-from engine.sync import SyncEngine
 from schemas._loader import load_schema
+
+if TYPE_CHECKING:  # imported where used: the actions and API stacks load only for these commands
+    from jsonschema import Draft202012Validator
+
+    from engine.actions import ActionResult, ActionService
 
 __all__ = ["courses", "enroll", "complete"]
 
@@ -57,6 +56,9 @@ def _service(store_url: str | None, integration: str | None) -> tuple[Store, Act
         if len(existing) != 1:
             raise fail("choose an integration with --integration" if existing else "no integration exists; add one with `lmsync integrations add`", 2)
         integration = existing[0]
+    from engine.actions import ActionService
+    from engine.sync import SyncEngine
+
     return store, ActionService(SyncEngine(store), workers=1), integration
 
 
@@ -64,6 +66,8 @@ def _attempt(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except LmsyncError as exc:
+        from engine.actions import error_code
+
         raise fail(f"{error_code(exc)}: {exc}") from None
 
 
@@ -73,6 +77,8 @@ def _print_warnings(c: Console, warnings: list[str]) -> None:
 
 
 def _show_result(store: Store, iid: str, result: ActionResult, as_json: bool, label: str) -> None:
+    from engine.api import record_json
+
     data = record_json(store, iid, result.model, result.record)
 
     def human(c: Console) -> None:
@@ -85,11 +91,15 @@ def _show_result(store: Store, iid: str, result: ActionResult, as_json: bool, la
 
 @cache
 def _item_validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(load_schema("upsert-courses-item"))
 
 
 def _item_problem(item: Any) -> str | None:
     """The first schema complaint about one upsert item (naming the field), else ``None``."""
+    from jsonschema.exceptions import best_match
+
     error = best_match(_item_validator().iter_errors(item))  # descends into the course's oneOf
     if error is None:
         return None
@@ -145,6 +155,8 @@ def upsert(
     items = _read_items(items_file)
     store, service, iid = _service(store_url, integration)
     task = _attempt(lambda: service.run_upsert(iid, items))
+    from engine.api import task_json
+
     data = task_json(task)
     ok = task.status == "COMPLETED" and all(r["status"] == "SUCCEEDED" for r in task.results)
 

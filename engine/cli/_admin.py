@@ -12,10 +12,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from engine.api import create_api_key
 from engine.cli._common import JsonOpt, StoreOpt, emit, fail, get_store, iso
 from engine import guard
-from engine.api._keys import verify_key
 from engine.cli._common import err
 from engine.config import data_dir
 from engine.connector import ConnectorInfo, check_settings, parse_setting, setting_types
@@ -233,6 +231,8 @@ def create_key(
     unknown = [i for i in integration if i not in known]
     if unknown:
         raise fail(f"--integration {unknown[0]!r}: no such integration (known: {', '.join(sorted(known)) or 'none'})", 2)
+    from engine.api import create_api_key  # the API package (starlette) only where a key is made
+
     key = create_api_key(store, name, integration or None, expires_at)
     until = f" (expires {iso(expires_at)})" if expires_at else ""
     emit({"api_key": key, "expires_at": iso(expires_at)},
@@ -284,6 +284,9 @@ def revoke_key(key_id: str, store_url: str = StoreOpt, as_json: bool = JsonOpt) 
 def demo_api_key(store: Store, integration_id: str) -> str:
     """The demo's API key for *integration_id*: the one kept in ``<data dir>/demo-api-key``
     (mode 0600) while the store still accepts it, else a new one written there."""
+    from engine.api import create_api_key
+    from engine.api._keys import verify_key
+
     path = data_dir() / "demo-api-key"
     if path.exists():
         kept = path.read_text().strip()

@@ -17,13 +17,8 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from engine.api import ApiServices, create_api_key, create_app, listening_socket, run_server
-from engine.actions import ActionService
 from engine.cli._common import JsonOpt, StoreOpt, emit, err, fail, get_store, iso
 from engine.cli._target import chosen_integration, demo_integration
-from engine.cli._tools import tool_services
-from engine.jobs import LocalSyncQueue, make_sync_queue
-from engine.schedule import Scheduler
 from engine.store.base import Store, SyncAlreadyRunning, SyncRun
 from engine.webhooks import sender_for
 from engine.errors import SyncError
@@ -159,6 +154,13 @@ def api_app(store: Store, engine: SyncEngine, *, scheduler: bool = False):
 
     Syncs go to Celery when ``$LMSYNC_BROKER_URL`` is set, else run in this process; then
     *scheduler* also starts the in-process scheduler thread (periodic FULL/DELTA syncs)."""
+    # the API stack (starlette, uvicorn) is imported only by the commands that serve
+    from engine.actions import ActionService
+    from engine.api import ApiServices, create_app
+    from engine.cli._tools import tool_services
+    from engine.jobs import LocalSyncQueue, make_sync_queue
+    from engine.schedule import Scheduler
+
     queue = make_sync_queue(engine)
     if scheduler and isinstance(queue, LocalSyncQueue):
         Scheduler(store, queue.force_sync, on_tick=sender_for(store).resume_pending).start()
@@ -169,6 +171,8 @@ def api_app(store: Store, engine: SyncEngine, *, scheduler: bool = False):
 def _port_held(host: str, port: int) -> Iterator[None]:
     """Bind *host*:*port* first (a busy port is one line, exit 2) and hold it until the block
     ends, right before the server binds it again."""
+    from engine.api import listening_socket
+
     try:
         sock = listening_socket(host, port)
     except OSError:
@@ -193,17 +197,23 @@ def serve(host: str = HostOpt, port: int = PortOpt, store_url: str = StoreOpt,
         from engine.cli._common import preflight  # specs and store must work before the port is bound
         preflight(store, engine)
         app = api_app(store, engine, scheduler=scheduler)
+    from engine.api import run_server
+
     err.print(f"serving the lmsync API on http://{host}:{port}/v1 (OpenAPI: /v1/openapi.json)")
     run_server(app, host, port)
 
 
-def demo(host: str = HostOpt, port: int = PortOpt, store_url: str = StoreOpt) -> None:
+def demo(host: str = HostOpt, port: int = PortOpt, store_url: str = StoreOpt,
+         connector: str = typer.Option(None, "--connector", metavar="NAME",
+                                       help="Whose simulator (default: the first installed connector that offers one).")) -> None:
     """Start the embedded simulator, sync it, then serve the API (Ctrl-C stops both)."""
     with _port_held(host, port):
         store = get_store(store_url)
         engine = SyncEngine(store)
+        if connector is not None and connector not in engine.connectors:
+            raise fail(f"--connector {connector!r}: no such connector (installed: {', '.join(engine.connectors)})", 2)
         stack = contextlib.ExitStack()
-        integration = stack.enter_context(demo_integration(store))
+        integration = stack.enter_context(demo_integration(store, connector))
     with stack:
         run = run_with_progress(engine, integration.id, "FULL", None, err)
         _report(run, False)
@@ -215,4 +225,6 @@ def demo(host: str = HostOpt, port: int = PortOpt, store_url: str = StoreOpt) ->
         err.print(f"\n[bold]lmsync API:[/bold] {base}   (OpenAPI: {base}/openapi.json)", soft_wrap=True)
         err.print(f"[bold]API key:[/bold] {key}\n[bold]Integration:[/bold] {integration.id}\ntry:", soft_wrap=True)
         err.print(f"  curl -s -H 'Authorization: Bearer {key}' -H 'X-Integration-Id: {integration.id}' '{base}/lms/courses?page_size=2'", highlight=False, markup=False, soft_wrap=True)
+        from engine.api import run_server
+
         run_server(api_app(store, engine, scheduler=True), host, port)

@@ -67,10 +67,43 @@ def _c_field(node: dict, functions: Any) -> Fn:
 
 
 def _c_subexpression(node: dict, functions: Any) -> Fn:
-    return _chain([_compile(c, functions) for c in node["children"]])
+    children = node["children"]
+    if all(c["type"] == "field" for c in children):  # a.b.c: one function, not a chain of them
+        names = [c["value"] for c in children]
+
+        def fields(value: Any) -> Any:
+            for name in names:
+                try:
+                    value = value.get(name)
+                except AttributeError:
+                    return None
+            return value
+
+        return fields
+    return _chain([_compile(c, functions) for c in children])
 
 
-_c_index_expression = _c_subexpression
+def _c_index_expression(node: dict, functions: Any) -> Fn:
+    children = node["children"]
+    if len(children) == 2 and children[0]["type"] == "field" and children[1]["type"] == "index":
+        name, index = children[0]["value"], children[1]["value"]
+
+        def field_at(value: Any) -> Any:  # columns[3]: the field's element in one step
+            try:
+                value = value.get(name)
+            except AttributeError:
+                return None
+            if not isinstance(value, list):
+                return None
+            try:
+                return value[index]
+            except IndexError:
+                return None
+
+        return field_at
+    return _chain([_compile(c, functions) for c in children])
+
+
 _c_pipe = _c_subexpression
 
 
@@ -154,6 +187,16 @@ def _c_function_expression(node: dict, functions: Any) -> Fn:
                 return call(name, resolved)  # raises jmespath's own error
         return function(functions, *resolved)
 
+    if len(args) == 2 and len(checks) == 2:
+        (first, second), ((_, allowed1), (_, allowed2)) = args, checks
+
+        def run2(value: Any) -> Any:
+            a, b = first(value), second(value)
+            if type(a).__name__ not in allowed1 or type(b).__name__ not in allowed2:
+                return call(name, [a, b])
+            return function(functions, a, b)
+
+        return run2
     if len(args) == 1 and len(checks) == 1:  # the common case without the loop
         (only,), ((_, allowed),) = args, checks
 

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+import orjson
+
 from engine.store._schema import Types
 
 __all__ = ["Dialect", "dump_json", "utc"]
@@ -35,11 +37,23 @@ def _json_default(value: Any) -> Any:
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_default)
+# datetimes go through _json_default as with the stdlib encoder (not orjson's own format)
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 def dump_json(value: Any) -> str:
-    """Compact JSON text of *value* (datetimes as ISO 8601)."""
-    return _ENCODER.encode(value)
+    """Compact JSON text of *value* (datetimes as ISO 8601).
+
+    orjson writes it (a tenth of the stdlib's time: every stored record's data and remote_data
+    go through here); what it refuses (integers beyond 64 bits, non-string keys, lone
+    surrogates) is written, or refused, by the stdlib encoder as before. The text can differ
+    from the stdlib's only in float notation (``1e-7``: the same value read back) and in
+    NaN/Infinity, now ``null`` (the stdlib wrote ``NaN``, which the store's JSON readers and
+    PostgreSQL's jsonb refuse)."""
+    try:
+        return orjson.dumps(value, default=_json_default, option=_ORJSON_OPTIONS).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return _ENCODER.encode(value)
 
 
 class Dialect(abc.ABC):
