@@ -5,9 +5,10 @@ half-broken plugin) must not wipe the store. After a FULL run, for each model:
 
 * records still referenced by a live record written in the same run (a ref field, see
   ``engine.models``) are kept (``kept_referenced``), even if their own stream omitted them;
-* if the remaining deletions are more than ``share`` of the model's live records and more than
-  ``minimum`` records — or all of them — they are **held**: not applied, counted as
-  ``held_deletions``, their ids stored (``held_changes``) for ``lmsync deletions confirm``.
+* if the absent records (referenced ones included) are more than ``share`` of the model's live
+  records and more than ``minimum`` records — or all of them — the remaining deletions are
+  **held**: not applied, counted as ``held_deletions``, their ids stored (``held_changes``) for
+  ``lmsync deletions confirm``.
 
 While a model is written, a mass status regression (``engine.models.REGRESSIONS``, e.g. a
 progression COMPLETED → anything, DROPPED → ENROLLED) over the same thresholds is held the same
@@ -97,14 +98,16 @@ def apply_deletions(store: Store, integration: Integration, run: SyncRun, seen: 
     for model, ids in seen.items():
         stats = run.stats[model]
         live = store.live_ids(integration.id, model)
-        gone = live - ids
-        kept = _referenced(store, integration.id, model, gone, seen) if gone else set()
-        gone -= kept
+        absent = live - ids
+        kept = _referenced(store, integration.id, model, absent, seen) if absent else set()
+        gone = absent - kept
         if kept:
             stats["kept_referenced"] = len(kept)
             run.warnings.append(f"kept referenced: {model} {len(kept):,} records absent from their list"
                                 " are still referenced by live records; not marked deleted")
-        if exceeds(len(gone), len(live), limits):
+        # the decision counts every absent record, referenced ones too: a list that lost all
+        # of its records lost them all, however many of them something still points at
+        if gone and exceeds(len(absent), len(live), limits):
             store.hold(run.id, integration.id, model, "delete", [(rid, None) for rid in sorted(gone)])
             stats["held_deletions"] = len(gone)
             run.warnings.append(f"deletions held: {model} {len(gone):,} of {len(live):,} (over the "

@@ -105,7 +105,7 @@ MODEL_ORDER: tuple[str, ...] = (
 #: Field transitions that count as a regression for the guard (``engine.guard``):
 #: ``{model: {field: [(stored value, new value or "*")]}}``.
 REGRESSIONS: dict[str, dict[str, list[tuple[str, str]]]] = {
-    "course_progressions": {"status": [("COMPLETED", "*"), ("DROPPED", "ENROLLED")]},
+    "course_progressions": {"status": [("COMPLETED", "*"), ("DROPPED", "ENROLLED"), ("IN_PROGRESS", "ENROLLED")]},
 }
 
 

@@ -166,6 +166,18 @@ def parse_response(call: str, response: httpx.Response) -> Any:
         raise exc
     payload = _decode(call, response)
     if isinstance(payload, list):
-        nxt = response.links.get("next", {}).get("url")
-        return {"items": payload, "next": nxt or None}
+        return {"items": payload, "next": _next_link(call, response)}
     return payload
+
+
+def _next_link(call: str, response: httpx.Response) -> str | None:
+    """The ``rel="next"`` URL of the answer's Link header; None on the last page. A Link header
+    that is there but names no relation could hide more pages: a ``BadResponse`` (retried, then
+    the run fails), never a silently shorter list."""
+    header = response.headers.get("link")
+    if header is None:
+        return None
+    links = response.links
+    if not links or not all(link.get("rel") and link.get("url") for link in links.values()):
+        raise BadResponse(f"unreadable Link header {header[:120]!r}: cannot tell whether more pages follow", call=call)
+    return links.get("next", {}).get("url") or None

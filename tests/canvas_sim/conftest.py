@@ -39,27 +39,3 @@ def http(base):
     """An httpx client on the simulator with the admin token."""
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10) as client:
         yield client
-
-
-def links(response: httpx.Response) -> dict[str, str]:
-    """The Link header as {rel: url}."""
-    out = {}
-    for part in response.headers.get("link", "").split(","):
-        if part:
-            url, _, rel = part.partition(";")
-            out[rel.strip().removeprefix('rel="').removesuffix('"')] = url.strip().strip("<>")
-    return out
-
-
-def walk(client: httpx.Client, url: str, **params) -> tuple[list, list[httpx.Response]]:
-    """Follow rel=next to the end; returns every record and every response."""
-    records, responses = [], []
-    response = client.get(url, params=params)
-    while True:
-        assert response.status_code == 200, response.text
-        responses.append(response)
-        records += response.json()
-        nxt = links(response).get("next")
-        if not nxt:
-            return records, responses
-        response = client.get(nxt)

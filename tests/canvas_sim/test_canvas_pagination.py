@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from conftest import links, walk
+from canvas_links import links, walk
 
 from connectors.canvas.simulator import ADMIN_TOKEN, CanvasSite, create_app, run_in_thread
 
