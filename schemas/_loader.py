@@ -38,6 +38,8 @@ SCHEMA_FILES: tuple[str, ...] = (
     "complete.schema.json",
     "deactivate.schema.json",
     "lmsync-integration-patch.schema.json",
+    "lmsync-connect-create-link.schema.json",
+    "lmsync-connect-relink.schema.json",
 )
 
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")

@@ -17,6 +17,7 @@ from ._contract import served_openapi
 from ._errors import EXCEPTION_HANDLERS, CatchAllMiddleware
 from ._readahead import ReadAhead
 from ._routes_actions import action_routes
+from ._routes_connect import connect_routes
 from ._routes_platform import platform_routes
 from ._routes_read import read_routes
 from ._routes_tools import tool_routes
@@ -63,7 +64,8 @@ def create_app(store: Store, *, services: ApiServices, read_ahead: bool = True) 
     check_schemas()  # a missing or corrupt schemas/*.schema.json refuses start-up (ConfigError)
     getattr(store, "box", None)  # a broken secret key refuses start-up (ConfigError) rather than 500 each request
     doc_bytes = json.dumps(served_openapi()).encode()
-    routes = _one_route_per_path([*read_routes(), *platform_routes(), *action_routes(), *tool_routes(), _openapi_route(doc_bytes)])
+    routes = _one_route_per_path([*read_routes(), *platform_routes(), *action_routes(), *tool_routes(), *connect_routes(),
+                                  _openapi_route(doc_bytes)])
     app = Starlette(routes=routes, exception_handlers=dict(EXCEPTION_HANDLERS), middleware=[Middleware(CatchAllMiddleware)])
     app.state.store = store
     app.state.services = services

@@ -1,10 +1,12 @@
-"""The GetIntegrationsIntegrationId shape of an ``Integration``."""
+"""The GetIntegrationsIntegrationId shape of an ``Integration``: ``end_user`` and ``setup_status``
+from the Connect flow (``engine.connect``), ``read_models`` / ``write_actions`` from the last scope test."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
+from engine.connect import end_user_of, setup_status
 from engine.guard import held_counts
 from engine.models import MODELS
 from engine.store.base import Integration, Store
@@ -70,11 +72,6 @@ def _tool(integration: Integration, services: ApiServices) -> dict[str, Any]:
     return tool
 
 
-def _setup_status(store: Store, integration: Integration) -> str:
-    runs = store.list_runs(integration.id, limit=50)
-    return "COMPLETED" if any(r.status == "succeeded" and r.kind == "FULL" for r in runs) else "FINAL_SYNC_PENDING"
-
-
 def _last_sync(store: Store, integration: Integration) -> dict[str, Any] | None:
     """lmsync's own addition (the contract allows more properties): the newest finished run,
     with the changes the deletion/regression guard held back and its warnings."""
@@ -93,19 +90,14 @@ def _last_sync(store: Store, integration: Integration) -> dict[str, Any] | None:
 
 def integration_json(store: Store, integration: Integration, services: ApiServices) -> dict[str, Any]:
     """The ``data`` object of ``GET /integrations/{id}``."""
-    settings = integration.settings or {}
     created = integration.created_at or datetime.now(timezone.utc)
     return {
         "id": integration.id,
         "tool": _tool(integration, services),
         "category": "LMS",
         "status": "ACTIVE" if integration.enabled else "INACTIVE",
-        "setup_status": _setup_status(store, integration),
-        "end_user": {
-            "organization_name": str(settings.get("organization_name") or integration.base_url or integration.id),
-            "creator_email": settings.get("creator_email"),
-            "origin_id": settings.get("origin_id"),
-        },
+        "setup_status": setup_status(store, integration),
+        "end_user": end_user_of(store, integration).payload(),
         "scope_config": {"id": "default", "name": None},
         "data_expired_at": None,
         "created_at": iso(created),

@@ -11,10 +11,10 @@ from engine.cli._common import JsonOpt, StoreOpt, emit, fail, get_store
 from engine.ids import random_id
 from engine.store.base import WebhookDelivery, WebhookEndpoint
 from engine.sync import now_utc
-from engine.webhooks import new_secret
+from engine.webhooks import EVENT_TYPES, new_secret
 
-webhooks = typer.Typer(help="Manage webhook endpoints (signed data-changed / sync-finished events).", no_args_is_help=True)
-_EVENTS = ("data-changed", "sync-finished")
+webhooks = typer.Typer(help="Manage webhook endpoints (signed data-changed, sync-finished, integration-created, connection-flow-failed events).", no_args_is_help=True)
+_EVENTS = EVENT_TYPES
 
 
 def endpoint_view(e: WebhookEndpoint) -> dict:
@@ -25,7 +25,7 @@ def endpoint_view(e: WebhookEndpoint) -> dict:
 @webhooks.command("add")
 def add(
     url: str = typer.Argument(..., help="The receiver's URL (http or https)."),
-    event: list[str] = typer.Option([], "--event", help="Only these events (repeatable): data-changed, sync-finished."),
+    event: list[str] = typer.Option([], "--event", help="Only these events (repeatable): " + ", ".join(EVENT_TYPES) + "."),
     store_url: str = StoreOpt,
     as_json: bool = JsonOpt,
 ) -> None:

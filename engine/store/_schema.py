@@ -13,7 +13,7 @@ from engine.models import MODELS
 
 __all__ = ["Types", "SCHEMA_VERSION", "record_table", "ref_columns", "migrations"]
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,38 @@ def _v6(t: Types) -> list[str]:
     return [f"ALTER TABLE api_keys {t.add_column} expires_at {t.ts}"]
 
 
+def _v7(t: Types) -> list[str]:
+    """The Connect flow (``engine.connect``): link tokens (only their SHA-256 hash is stored;
+    ``kind`` create, relink or exchange) and each connected integration's end user and setup status."""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS connect_links (
+    id {t.key} PRIMARY KEY,
+    token_hash {t.key} NOT NULL UNIQUE,
+    kind {t.key} NOT NULL,
+    integration_id {t.key},
+    end_user_email {t.text},
+    end_user_organization_name {t.text},
+    end_user_origin_id {t.text},
+    tool {t.text},
+    language {t.text},
+    link_type {t.text} NOT NULL,
+    expires_at {t.ts} NOT NULL,
+    used_at {t.ts},
+    created_at {t.ts} NOT NULL
+)""",
+        "CREATE INDEX IF NOT EXISTS connect_links_integration ON connect_links (integration_id)",
+        f"""CREATE TABLE IF NOT EXISTS integration_setup (
+    integration_id {t.key} PRIMARY KEY,
+    setup_status {t.key} NOT NULL,
+    end_user_email {t.text},
+    end_user_organization_name {t.text},
+    end_user_origin_id {t.text},
+    updated_at {t.ts} NOT NULL
+)""",
+    ]
+
+
 def migrations(t: Types) -> list[tuple[int, list[str]]]:
     """``[(version, statements)]`` in order. Each migration runs in one transaction with its
     ``schema_version`` row, so it is applied once; the ``CREATE`` statements are idempotent too."""
-    return [(1, _v1(t)), (2, _v2(t)), (3, _v3(t)), (4, _v4(t)), (5, _v5(t)), (6, _v6(t))]
+    return [(1, _v1(t)), (2, _v2(t)), (3, _v3(t)), (4, _v4(t)), (5, _v5(t)), (6, _v6(t)), (7, _v7(t))]

@@ -22,6 +22,7 @@ from engine.store._query import RECORD_COLUMNS, build_query, check_model
 from engine.store._schema import migrations
 from engine.store._summaries import SummaryCache
 from engine.store._writer import SQLWriter, pack_hashes
+from engine.store._connect import ConnectSQLMixin
 from engine.store._held import HeldSQLMixin
 from engine.store._webhooks import WebhookSQLMixin
 from engine.store.base import (
@@ -49,7 +50,7 @@ _ABANDONED = "abandoned (no heartbeat)"
 _ID_CHUNK = 20_000
 
 
-class SQLStore(HeldSQLMixin, WebhookSQLMixin, Store, abc.ABC):
+class SQLStore(HeldSQLMixin, WebhookSQLMixin, ConnectSQLMixin, Store, abc.ABC):
     """Shared implementation; see the module docstring for the backend hooks."""
 
     dialect: Dialect
@@ -238,6 +239,7 @@ class SQLStore(HeldSQLMixin, WebhookSQLMixin, Store, abc.ABC):
             cur.execute(self._q("DELETE FROM sync_runs WHERE integration_id = ?"), [integration_id])
             cur.execute(self._q("DELETE FROM action_tasks WHERE integration_id = ?"), [integration_id])
             cur.execute(self._q("DELETE FROM model_versions WHERE integration_id = ?"), [integration_id])
+            self._remove_connect_rows(cur, integration_id)
             cur.execute(self._q("DELETE FROM integrations WHERE id = ?"), [integration_id])
             removed = cur.rowcount > 0
         self._summaries.clear()

@@ -167,13 +167,14 @@ class WebhookEndpoint:
 
     ``secret`` is plaintext in memory only; backends store it encrypted (like credentials) and
     it is never shown after creation. ``events`` lists the event types sent (``data-changed``,
-    ``sync-finished``).
+    ``sync-finished``, ``integration-created``, ``connection-flow-failed``).
     """
 
     id: str
     url: str
     secret: str
-    events: list[str] = field(default_factory=lambda: ["data-changed", "sync-finished"])
+    events: list[str] = field(default_factory=lambda: ["data-changed", "sync-finished", "integration-created",
+                                                       "connection-flow-failed"])
     enabled: bool = True
     created_at: datetime | None = None
 

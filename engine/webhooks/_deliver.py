@@ -59,9 +59,10 @@ class DeliveryPolicy:
         return capped_backoff(self.base_delay, self.max_delay, attempt)
 
 
-def _events(integration: Integration, run: SyncRun, changed_models: list[str]) -> list[dict[str, Any]]:
+def _events(integration: Integration, run: SyncRun, changed_models: list[str],
+            end_user: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     events = [data_changed_payload(integration, changed_models)] if changed_models else []
-    return [*events, sync_finished_payload(integration, run)]
+    return [*events, sync_finished_payload(integration, run, end_user)]
 
 
 class WebhookSender:
@@ -84,18 +85,28 @@ class WebhookSender:
     # --- publishing --------------------------------------------------------------------------
     def publish(self, integration: Integration, run: SyncRun, changed_models: list[str]) -> list[WebhookDelivery]:
         """Log and start delivering the events of a finished run to every enabled endpoint."""
+        from engine.connect import end_user_of  # the end user the Connect flow recorded, if any
+
+        end_user = end_user_of(self.store, integration) if hasattr(self.store, "get_integration_setup") else None
+        return self.publish_events(integration.id, _events(integration, run, changed_models,
+                                                           end_user.payload() if end_user else None))
+
+    def publish_events(self, integration_id: str, events: list[dict[str, Any]]) -> list[WebhookDelivery]:
+        """Log and start delivering *events* (payloads with ``id`` and ``type``) to every enabled
+        endpoint subscribed to their type; *integration_id* is logged with each delivery (empty
+        when there is no integration, e.g. a failed connection flow)."""
         endpoints = [e for e in self.store.list_webhooks() if e.enabled]
         if not endpoints:
             return []
         now = now_utc()
         deliveries = []
-        for event in _events(integration, run, changed_models):
+        for event in events:
             body = json.dumps(event, separators=(",", ":"))
             for endpoint in endpoints:
                 if event["type"] not in endpoint.events:
                     continue
                 d = WebhookDelivery(id=random_id(), endpoint_id=endpoint.id, event_id=event["id"],
-                                    event_type=event["type"], integration_id=integration.id, status="pending",
+                                    event_type=event["type"], integration_id=integration_id, status="pending",
                                     body=body, created_at=now, next_attempt_at=now)
                 self.store.put_delivery(d)
                 deliveries.append(d)

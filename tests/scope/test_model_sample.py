@@ -10,6 +10,7 @@ from scope_helpers import integration
 from connectors.moodle.simulator import ADMIN_TOKEN
 from engine.errors import LmsyncError
 from engine.model_test import run_model_test
+from engine.spec import Expr
 from engine.spec._model import FieldMap
 
 
@@ -48,7 +49,8 @@ def test_a_failing_call_fails_the_verdict(admin_env):
 
 def test_invalid_records_are_listed_per_page(admin_env, monkeypatch):
     spec = admin_env.engine.specset("moodle").specs["users"]
-    bogus = [FieldMap("status", lambda raw: "BOGUS" if raw["id"] == 5 else "ACTIVE") if f.name == "status" else f for f in spec.fields]
+    status = Expr("bogus", "<test>", lambda raw: "BOGUS" if raw["id"] == 5 else "ACTIVE")
+    bogus = [FieldMap("status", status) if f.name == "status" else f for f in spec.fields]
     monkeypatch.setattr(spec, "fields", bogus)
     report = run_model_test(admin_env.engine, integration(admin_env), "users")
     assert report.verdict == "failed" and report.invalid == 1 and report.mapped == 8
