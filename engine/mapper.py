@@ -99,6 +99,7 @@ class RecordMapper:
         self.integration_info = ctx.integration_info
         fan = spec.source.fan_out
         self.injected = {"_integration", INCOMPLETE, *((fan.as_,) if fan and fan.as_ else ())}
+        self.group_as = spec.source.group.as_ if spec.source.group is not None else None
         self.feeds = {step.name: step.feeds for step in spec.enrich if isinstance(step, Lookup)}
         # (name, evaluate, ref model, expression) per field: the per-record loop skips the
         # attribute look-ups and ``Expr.__call__``'s extra frame
@@ -188,7 +189,10 @@ class RecordMapper:
 
     def _remote_data(self, raw: dict[str, Any]) -> tuple[dict[str, Any], str]:
         """The record's ``remote_data`` (secrets redacted) and its canonical hash (encoded once)."""
-        own = {k: v for k, v in raw.items() if k not in self.injected}
+        if self.group_as is not None:  # a grouped record is its rows: keep them once, not the first twice
+            own = {self.group_as: [{k: v for k, v in row.items() if k not in self.injected} for row in raw[self.group_as]]}
+        else:
+            own = {k: v for k, v in raw.items() if k not in self.injected}
         data = {self.source_key: own}
         for name, key in self.extra_keys:
             if raw.get(name) is not None:

@@ -98,6 +98,7 @@ def test_grouped_records_map_to_one_record_each():
     ctx = RunContext(specset=SpecSet("t", {"skills": spec}), call=lambda *_: {"rows": rows})
     mapped = list(iter_mapped(ctx, spec, "t:1"))
     assert len(mapped) == 1 and mapped[0].fields["name"] == "x" and ctx.warnings == []
+    assert mapped[0].remote_data == {"rows": {"rows": rows}}  # the group's rows, each once
 
 
 # --- prepare -------------------------------------------------------------------------------
