@@ -18,7 +18,7 @@ import orjson
 
 from engine.errors import RecordError
 from engine.ids import record_id
-from engine.runner import INCOMPLETE, RunContext, iter_enriched
+from engine.runner import INCOMPLETE, STAND_IN, RunContext, iter_enriched
 from engine.secrets import redact_value, secret_pattern
 from engine.spec import Join, Lookup, Spec
 from engine.store.base import MappedRecord, StoredRecord
@@ -98,7 +98,7 @@ class RecordMapper:
         self.source_key = ctx.call_of(spec.source)
         self.integration_info = ctx.integration_info
         fan = spec.source.fan_out
-        self.injected = {"_integration", INCOMPLETE, *((fan.as_,) if fan and fan.as_ else ())}
+        self.injected = {"_integration", INCOMPLETE, STAND_IN, *((fan.as_,) if fan and fan.as_ else ())}
         self.group_as = spec.source.group.as_ if spec.source.group is not None else None
         self.feeds = {step.name: step.feeds for step in spec.enrich if isinstance(step, Lookup)}
         # (name, evaluate, ref model, expression) per field: the per-record loop skips the
@@ -166,15 +166,16 @@ class RecordMapper:
         return rid
 
     def keep_stored(self, raw: dict[str, Any], rec: MappedRecord, old: StoredRecord | None) -> MappedRecord:
-        """*rec* for a record some of whose look-ups failed with an ignored error: absence of
-        data is not a change. The look-up's stored answer (in *old*'s remote_data) stands in and
-        the fields are mapped again, so fresh data still decides where it does (a suspension);
-        without a stored answer, the fields the look-up feeds keep their stored values."""
+        """*rec* for a record some of whose look-ups failed with an ignored error (absence of
+        data is not a change) or whose enrichments a DELTA skipped. The stored answer (in *old*'s
+        remote_data) stands in and the fields are mapped again, so fresh data still decides where
+        it does (a suspension); for a failed look-up without a stored answer, the fields it feeds
+        keep their stored values."""
         if old is None:
             return rec
         names = raw.get(INCOMPLETE) or []
         keys = dict(self.extra_keys)
-        prior = {n: (old.remote_data or {}).get(keys[n]) for n in names}
+        prior = {n: (old.remote_data or {}).get(keys[n]) for n in [*names, *(raw.get(STAND_IN) or [])]}
         if any(v is not None for v in prior.values()):
             raw.update({n: v for n, v in prior.items() if v is not None})
             try:
@@ -214,7 +215,7 @@ def _mapped(mapper: RecordMapper, raws: Iterable[dict[str, Any]], stored: Stored
         except RecordError as exc:
             yield exc
             continue
-        if stored is None or not raw.get(INCOMPLETE):
+        if stored is None or not (raw.get(INCOMPLETE) or raw.get(STAND_IN)):
             yield rec
             continue
         held.append((raw, rec))

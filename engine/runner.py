@@ -34,13 +34,16 @@ from engine.errors import BadResponse, PaginationError, RemoteError
 from engine.spec import FanOut, Join, Lookup, Spec, SpecSet, Stream
 from engine.spec._model import NEXT_URL_PARAM
 
-__all__ = ["INCOMPLETE", "RunContext", "iter_stream", "iter_enriched", "window_map"]
+__all__ = ["INCOMPLETE", "STAND_IN", "RunContext", "iter_stream", "iter_enriched", "window_map"]
 
 _END = object()
 _IGNORED = object()
 #: Key of an enriched record listing the look-ups whose error the spec ignored for it: the
 #: fields those look-ups feed keep their stored values (``engine.mapper``).
 INCOMPLETE = "_incomplete"
+#: Key of an enriched record listing the enrichments a DELTA run skipped (``delta.skip``): the
+#: answers stored with the record stand in for them (``engine.mapper``).
+STAND_IN = "_stand_in"
 
 
 @dataclass
@@ -375,14 +378,25 @@ def iter_enriched(ctx: RunContext, spec: Spec, chunk: int = 512) -> Iterator[dic
     ahead of the record it is waiting for."""
     params = spec.source.params.merged(spec.delta_params) if ctx.delta and spec.delta_params else None
     source = ctx.tapped(spec.model, iter_stream(ctx, spec.source, params))
-    indexes = {id(step): ctx.join_index(step) for step in spec.enrich if isinstance(step, Join)}
+    skipped = spec.delta_skip if ctx.delta else frozenset()
+    indexes = {id(step): ctx.join_index(step) for step in spec.enrich if isinstance(step, Join) and step.name not in skipped}
     records: Iterator[dict[str, Any]] = source
     for step in spec.enrich:
-        if isinstance(step, Join):
+        if step.name in skipped:
+            records = _stood_in(step.name, records)
+        elif isinstance(step, Join):
             records = _with_join(step, indexes[id(step)], records)
         else:
             records = _with_lookup(ctx, step, records, chunk)
     yield from records
+
+
+def _stood_in(name: str, records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """A DELTA's skipped enrichment: nothing read, the record marked so its stored answer stands in."""
+    for rec in records:
+        rec[name] = None
+        rec.setdefault(STAND_IN, []).append(name)
+        yield rec
 
 
 def _with_join(step: Join, index: dict[str, Any], records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -251,6 +251,16 @@ class _Compiler:
                 ("fields",), f"unmapped field(s) of {model}: {', '.join(missing)} (map unsupported ones to \"`null`\")"))
         return out
 
+    def delta_skip(self, data: dict[str, Any]) -> frozenset[str]:
+        """``delta.skip``: each name must be one of the spec's enrichments."""
+        names = [e.get("name") for e in data.get("enrich", []) if isinstance(e, dict)]
+        skip = data.get("delta", {}).get("skip", [])
+        for i, name in enumerate(skip):
+            if name not in names:
+                self.fail(("delta", "skip", i), self.doc.error(("delta", "skip", i),
+                          f"delta.skip names {name!r}, which is not an enrichment of this spec (enrichments: {', '.join(map(str, names)) or 'none'})"))
+        return frozenset(skip)
+
     def spec(self) -> Spec | None:
         """The compiled spec (meaningful only when no error was recorded)."""
         data, part = self.doc.data, self.part
@@ -267,6 +277,7 @@ class _Compiler:
             requires=[self.call(("requires", i), r) for i, r in enumerate(part(lambda: list(data.get("requires", []))) or [])],
             delta_params=part(lambda: self.params(("delta", "params"), data["delta"]["params"])
                               if data.get("delta", {}).get("params") else None),
+            delta_skip=part(lambda: self.delta_skip(data)) or frozenset(),
             defaults=part(lambda: {k: v for k, v in _DEFAULTS.items() if k not in data["fields"] and k in MODELS[model].fields}),
             when=self.optional_expr((), data, "when"),
         ))

@@ -158,6 +158,7 @@ class Spec:
     fields: list[FieldMap]
     requires: list[str] = field(default_factory=list)
     delta_params: ParamTemplate | None = None
+    delta_skip: frozenset[str] = frozenset()  # enrichments a DELTA does not read (stored answers stand in)
     defaults: dict[str, Any] = field(default_factory=dict)
     # a variant: used for the integrations whose settings make this true (``{settings: …}``);
     # a model's spec without ``when`` is its default

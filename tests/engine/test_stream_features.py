@@ -148,3 +148,30 @@ def test_a_variant_is_checked_as_part_of_the_set():
     bad = _spec("  call: per_course\n  records: items\n  fan_out: {over: courses}\n", 'when: "settings.x"\n')
     with pytest.raises(SpecError, match="refers to model 'courses'"):
         _set(_spec(DEFAULT), bad)
+
+
+# --- delta.skip ----------------------------------------------------------------------------
+SKIP = ("  call: list\n  records: items\n", "enrich:\n  - name: extra\n    lookup: {call: detail, params: {id: \"=record.id\"}}\n")
+
+
+def test_a_delta_does_not_read_a_skipped_enrichment_and_marks_the_record():
+    from engine.runner import STAND_IN, iter_enriched
+
+    spec = _spec(SKIP[0], SKIP[1] + "delta: {skip: [extra]}\n")
+    calls = []
+
+    def api(name, params):
+        calls.append(name)
+        return {"items": [{"id": 1, "name": "n"}]} if name == "list" else {"more": 1}
+
+    for delta, expected in ((False, ["list", "detail"]), (True, ["list"])):
+        calls.clear()
+        ctx = RunContext(specset=SpecSet("t", {"skills": spec}), call=api, delta=delta)
+        (rec,) = list(iter_enriched(ctx, spec))
+        assert calls == expected
+        assert (rec.get(STAND_IN) == ["extra"]) is delta and (rec["extra"] is None) is delta
+
+
+def test_delta_skip_must_name_an_enrichment():
+    with pytest.raises(SpecError, match="delta.skip names 'extar', which is not an enrichment of this spec \\(enrichments: extra\\)"):
+        _spec(SKIP[0], SKIP[1] + "delta: {skip: [extar]}\n")

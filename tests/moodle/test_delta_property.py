@@ -17,19 +17,31 @@ from engine.store.base import Integration, Query
 
 FRESH = "moodle:FreshFullIntegration0000000"
 
-CHANGE = st.one_of(
-    st.tuples(st.just("rename_user"), st.integers(0, 10_000), st.text("abcxyzé", min_size=1, max_size=6)),
-    st.tuples(st.just("suspend_user"), st.integers(0, 10_000), st.booleans()),
-    st.tuples(st.just("new_user"), st.integers(0, 10_000), st.just("")),
-    st.tuples(st.just("rename_course"), st.integers(0, 10_000), st.text("ABCdef", min_size=1, max_size=6)),
-    st.tuples(st.just("enrol"), st.integers(0, 10_000), st.integers(0, 10_000)),
-    st.tuples(st.just("suspend_enrolment"), st.integers(0, 10_000), st.booleans()),
-    st.tuples(st.just("complete_activity"), st.integers(0, 10_000), st.integers(1, 3)),
-    st.tuples(st.just("cron"), st.just(0), st.just(0)),
-)
+def _changes(*kinds: str):
+    table = {
+        "rename_user": st.tuples(st.just("rename_user"), st.integers(0, 10_000), st.text("abcxyzé", min_size=1, max_size=6)),
+        "suspend_user": st.tuples(st.just("suspend_user"), st.integers(0, 10_000), st.booleans()),
+        "new_user": st.tuples(st.just("new_user"), st.integers(0, 10_000), st.just("")),
+        "rename_course": st.tuples(st.just("rename_course"), st.integers(0, 10_000), st.text("ABCdef", min_size=1, max_size=6)),
+        "enrol": st.tuples(st.just("enrol"), st.integers(0, 10_000), st.integers(0, 10_000)),
+        "suspend_enrolment": st.tuples(st.just("suspend_enrolment"), st.integers(0, 10_000), st.booleans()),
+        "complete_activity": st.tuples(st.just("complete_activity"), st.integers(0, 10_000), st.integers(1, 3)),
+        "cron": st.tuples(st.just("cron"), st.just(0), st.just(0)),
+    }
+    return st.one_of(*(table[k] for k in kinds))
 
 
-def _apply(site: MoodleSite, change: tuple) -> None:
+# what a DELTA sees, per route (README, "What a DELTA sees"): the report route reads every
+# enrolment's state; the standard route skips per-user progress (delta.skip), so progress,
+# completion and reactivation are FULL-only there
+SEEN = {
+    "report": _changes("rename_user", "suspend_user", "new_user", "rename_course", "enrol", "suspend_enrolment",
+                       "complete_activity", "cron"),
+    "standard": _changes("rename_user", "suspend_user", "new_user", "rename_course", "enrol", "suspend_enrolment"),
+}
+
+
+def _apply(site: MoodleSite, change: tuple, route_sees_reactivation: bool = True) -> None:
     kind, a, b = change
     users = sorted(u for u, user in site.users.items() if u > 2 and not user.deleted)
     courses = sorted(c for c in site.courses if c != 1)
@@ -43,11 +55,15 @@ def _apply(site: MoodleSite, change: tuple) -> None:
         site.add_user(f"new{uid}", "New", f"User{uid}", f"new{uid}@example.org")
     elif kind == "rename_course":
         site.update_course(courses[a % len(courses)], fullname=f"Course {b}")
-    elif kind == "enrol":
-        site.enrol(courses[a % len(courses)], users[b % len(users)])
+    elif kind == "enrol" and (course := courses[a % len(courses)], user := users[b % len(users)])[1] \
+            not in site.course_enrolments.get(course, {}):
+        site.enrol(course, user)  # a new enrolment (re-enrolling a suspended one is a reactivation)
     elif kind == "suspend_enrolment" and pairs:
         course, user = pairs[a % len(pairs)]
-        site.set_enrolment_status(course, user, b)
+        if b or not route_sees_reactivation:
+            site.set_enrolment_status(course, user, True)
+        else:
+            site.set_enrolment_status(course, user, False)
     elif kind == "complete_activity" and pairs:
         course, user = pairs[a % len(pairs)]
         cmids = [cm for sec in site.courses[course].sections for cm in sec.cmids if site.cms[cm].completion]
@@ -71,9 +87,10 @@ def _readable(env, iid: str) -> dict:
 
 
 @pytest.mark.parametrize("route", ["standard", "report"])
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(changes=st.lists(CHANGE, min_size=1, max_size=6))
-def test_full_then_delta_equals_a_fresh_full(tmp_path_factory, route, changes):
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_full_then_delta_equals_a_fresh_full(tmp_path_factory, route, data):
+    changes = data.draw(st.lists(SEEN[route], min_size=1, max_size=6))
     site = MoodleSite.generate(seed=3, users=25, courses=4, enrolments_per_course=8)
     extra = {}
     if route == "report":
@@ -83,10 +100,33 @@ def test_full_then_delta_equals_a_fresh_full(tmp_path_factory, route, changes):
                                                  credentials={"token": ADMIN_TOKEN}, settings=extra))
         assert env.sync("FULL").status == "succeeded"
         for change in changes:
-            _apply(site, change)
+            _apply(site, change, route_sees_reactivation=route == "report")
         delta = env.sync("DELTA")
         assert delta.status == "succeeded", delta.error
         env.store.add_integration(Integration(id=FRESH, connector="moodle", base_url=env.base_url,
                                               credentials={"token": ADMIN_TOKEN}, settings=extra))
         assert env.engine.sync(FRESH, "FULL").status == "succeeded"
         assert _readable(env, env.integration_id) == _readable(env, FRESH)
+
+
+def test_a_standard_delta_costs_a_fraction_and_leaves_progress_to_the_full(tmp_path):
+    site = MoodleSite.generate(seed=5, users=120, courses=6, enrolments_per_course=25)
+    with moodle_env(tmp_path, site=site) as env:
+        full = env.sync("FULL")
+        assert full.status == "succeeded"
+        course, user = next((c, u) for c in sorted(site.course_enrolments) if c != 1 for u in sorted(site.course_enrolments[c])
+                            if site.is_active_in(c, u))
+        cmids = [cm for sec in site.courses[course].sections for cm in sec.cmids if site.cms[cm].completion]
+        for cm in cmids:
+            site.set_activity_state(cm, user, 1)
+        site.run_cron()
+        key = f"{course}:{user}"
+        before = env.by_remote("course_progressions")[key].fields["status"]
+        delta = env.sync("DELTA")
+        assert delta.status == "succeeded"
+        calls = lambda run: sum(s["calls"] for s in run.stats.values())  # noqa: E731
+        assert calls(delta) * 5 <= calls(full), (calls(delta), calls(full))
+        assert delta.stats["course_progressions"]["updated"] == 0  # progress is not read by a DELTA
+        assert env.by_remote("course_progressions")[key].fields["status"] == before
+        assert env.sync("FULL").stats["course_progressions"]["updated"] >= 1  # the next FULL sees it
+        assert env.by_remote("course_progressions")[key].fields["status"] != before
