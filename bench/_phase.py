@@ -38,7 +38,7 @@ def _sync(base_url: str, store_url: str, token: str, integration_id: str = INTEG
             rss[progress.model] = _vm("VmHWM")
 
     started = time.perf_counter()
-    run = engine.sync(integration_id, on_progress=on_progress)
+    run = engine.sync(integration_id, os.environ.get("BENCH_KIND", "FULL"), on_progress=on_progress)
     wall = time.perf_counter() - started
     store.close()
     if run.status != "succeeded":

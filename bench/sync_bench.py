@@ -6,7 +6,8 @@ The simulator runs in its own process tree (``bench._sim``); each phase runs in 
 process (``bench._phase``), so each phase's peak RSS is its own (``getrusage``). Phases, on the
 same data, one after the other: the raw limit (plain httpx, the same calls at the same
 concurrency, JSON parsed, nothing else), the lmsync full sync, the lmsync re-sync (nothing
-changed). The counted lmsync calls are checked against the formula in the README (Performance).
+changed), then a DELTA (its calls against the FULL's: the delta's cost does not depend on how
+much changed, since neither route has a server-side change filter). The counted lmsync calls are checked against the formula in the README (Performance).
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def run(size: str, latency_ms: float, store: str, workers: int, profile: str | N
         try:
             for name, args, env in (("raw", ["raw", sim.base_url, *report], None),
                                     ("lmsync", ["sync", sim.base_url, url], {**settings, **({"BENCH_PROFILE": profile} if profile else {})}),
-                                    ("resync", ["sync", sim.base_url, url], settings)):
+                                    ("resync", ["sync", sim.base_url, url], settings),
+                                    ("delta", ["sync", sim.base_url, url], {**settings, "BENCH_KIND": "DELTA"})):
                 before = sim.counters()
                 figures = _phase(args, env)
                 after = sim.counters()
@@ -110,25 +112,29 @@ def _table(r: dict[str, Any]) -> str:
              f" (site generated in {r['sim_generate_s']:.1f} s)",
              f"{'phase':<10}{'wall s':>9}{'records/s':>11}{'calls':>8}{'peak RSS MB':>13}{'CPU s':>8}"
              f"{'sim req/s':>11}{'sim CPU s':>11}{'Moodle s':>10}{'x raw':>7}"]
-    for name in ("raw", "lmsync", "resync"):
+    for name in ("raw", "lmsync", "resync", "delta"):
         p = r[name]
         calls = sum(p["calls"].values())
         lines.append(f"{name:<10}{p['wall_s']:>9.2f}{total / p['wall_s']:>11,.0f}{calls:>8}{p['max_rss_mb']:>13.0f}"
                      f"{p['cpu_s']:>8.1f}{p['sim_requests'] / p['wall_s']:>11,.0f}{p['sim_cpu_s']:>11.1f}"
                      f"{p['moodle_s']:>10.1f}{p['wall_s'] / raw['wall_s']:>7.2f}")
     lines.append(f"raw phase: {raw['wait_s']:.1f} s waiting on responses (summed over 8 threads)")
-    lines.append(f"{'model':<22}{'records':>9}{'formula':>9}{'raw':>7}{'lmsync':>8}{'resync':>8}{'  check':<8}")
+    lines.append(f"{'model':<22}{'records':>9}{'formula':>9}{'raw':>7}{'lmsync':>8}{'resync':>8}{'delta':>8}{'  check':<8}")
     ok = True
     for m in MODELS:
         exp = r["expected_calls"][m]
         got = (raw["calls"][m], r["lmsync"]["calls"][m], r["resync"]["calls"][m])
         good = all(g == exp for g in got)
         ok &= good
-        lines.append(f"{m:<22}{raw['records'][m]:>9}{exp:>9}{got[0]:>7}{got[1]:>8}{got[2]:>8}  {'ok' if good else 'MISMATCH'}")
+        lines.append(f"{m:<22}{raw['records'][m]:>9}{exp:>9}{got[0]:>7}{got[1]:>8}{got[2]:>8}{r['delta']['calls'][m]:>8}"
+                     f"  {'ok' if good else 'MISMATCH'}")
     f = raw["formula_inputs"]
     tail = f" report rows R={f['R']} page P={f['P']}" if "R" in f else f" sum E={sum(f['E'])} sum S={sum(f['S'])} X={f['X']}"
     lines.append(f"formula inputs: U={f['U']} C={f['C']} F={f['F']} sum K={sum(f['K'])}{tail}")
     lines.append("Moodle s: the simulator's estimate of the PHP time a real Moodle spends on these calls (BULK-READS.md timings)")
+    lines.append(f"DELTA (nothing changed): {sum(r['delta']['calls'].values())} calls, "
+                 f"{sum(r['delta']['calls'].values()) / sum(r['lmsync']['calls'].values()):.3f} of the FULL's; "
+                 f"Moodle s {r['delta']['moodle_s']:.1f} vs {r['lmsync']['moodle_s']:.1f}")
     written = sum(r["resync"]["written"].values())
     lines.append(f"calls match formula: {'yes' if ok else 'NO'}; re-sync wrote {written} records"
                  f" ({'ok' if written == 0 else 'EXPECTED 0'}); re-sync/full = {r['resync']['wall_s'] / r['lmsync']['wall_s']:.2f}")
