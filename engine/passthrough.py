@@ -13,10 +13,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from engine.errors import ActionInputInvalid
+import httpx
+
+from engine.errors import ActionInputInvalid, RemoteTimeout, RemoteUnreachable
 from engine.store.base import Integration
 
-__all__ = ["run_passthrough", "redact_json", "PASSTHROUGH_METHODS"]
+__all__ = ["run_passthrough", "redact_json", "send_raw", "PASSTHROUGH_METHODS"]
 
 PASSTHROUGH_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -57,3 +59,35 @@ def run_passthrough(engine: Any, integration: Integration, request: dict[str, An
         transport.close()
     result.setdefault("warnings", [])
     return redact_json(result, transport.redact)
+
+
+def _body(response: httpx.Response, redact: Callable[[str], str]) -> Any:
+    text = redact(response.text)
+    if "json" in response.headers.get("content-type", "") or text[:1] in ("{", "["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def send_raw(client: httpx.Client, request: httpx.Request, redact: Callable[[str], str], warnings: list[str],
+             site: str = "the site") -> dict[str, Any]:
+    """Send a connector's passthrough *request* as built; ``{url, status, headers, data,
+    warnings}`` with every credential redacted (headers kept, repeated ones as lists; a JSON body
+    decoded). For connectors' ``lmsync_passthrough``; the remote's own errors are data here."""
+    try:
+        response = client.send(request)
+    except httpx.TimeoutException:
+        raise RemoteTimeout(f"no answer from {site}", call="passthrough") from None
+    except httpx.TransportError as exc:
+        raise RemoteUnreachable(redact(f"connection failed: {exc.__class__.__name__}: {exc}"), call="passthrough") from None
+    headers: dict[str, Any] = {}
+    for name, value in response.headers.multi_items():
+        value = redact(value)
+        if name in headers:
+            headers[name] = [*headers[name], value] if isinstance(headers[name], list) else [headers[name], value]
+        else:
+            headers[name] = value
+    return {"url": redact(str(request.url)), "status": response.status_code, "headers": headers,
+            "data": _body(response, redact), "warnings": warnings}

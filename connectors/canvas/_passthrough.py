@@ -14,7 +14,6 @@ template or a path: ``"GET /api/v1/courses/{course_id}"`` with ``data`` ``{"cour
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +22,8 @@ from urllib.parse import parse_qsl, quote, unquote
 import httpx
 
 from connectors.canvas._transport import API_PREFIX, encode_params, site_root
-from engine.errors import ActionInputInvalid, ActionNotAvailable, RemoteTimeout, RemoteUnreachable
+from engine.errors import ActionInputInvalid, ActionNotAvailable
+from engine.passthrough import send_raw
 from engine.store.base import Integration
 
 __all__ = ["passthrough", "site_url", "API_NAME"]
@@ -160,34 +160,10 @@ def build(integration: Integration, request: dict[str, Any], warnings: list[str]
     return httpx.Request(method, url, params=query or None, content=content, headers=headers)
 
 
-def _body(response: httpx.Response, redact: Callable[[str], str]) -> Any:
-    text = redact(response.text)
-    if "json" in response.headers.get("content-type", "") or text[:1] in ("{", "["):
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-    return text
-
-
 def passthrough(integration: Integration, client: httpx.Client, request: dict[str, Any], redact: Callable[[str], str]) -> dict[str, Any]:
     """Send *request* to the integration's Canvas API; ``{url, status, headers, data, warnings}``."""
     if request.get("api") not in (None, API_NAME):
         raise ActionNotAvailable(f"the canvas connector has one passthrough API, {API_NAME!r}")
     warnings: list[str] = []
     http_request = build(integration, request, warnings)
-    try:
-        response = client.send(http_request)
-    except httpx.TimeoutException:
-        raise RemoteTimeout("no answer from the Canvas site", call="passthrough") from None
-    except httpx.TransportError as exc:
-        raise RemoteUnreachable(redact(f"connection failed: {exc.__class__.__name__}: {exc}"), call="passthrough") from None
-    headers: dict[str, Any] = {}
-    for name, value in response.headers.multi_items():
-        value = redact(value)
-        if name in headers:
-            headers[name] = [*headers[name], value] if isinstance(headers[name], list) else [headers[name], value]
-        else:
-            headers[name] = value
-    return {"url": redact(str(http_request.url)), "status": response.status_code, "headers": headers,
-            "data": _body(response, redact), "warnings": warnings}
+    return send_raw(client, http_request, redact, warnings, site="the Canvas site")

@@ -12,7 +12,6 @@ the URL, the headers and the body.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +20,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 import httpx
 
 from connectors.moodle._transport import encode_params, endpoint
-from engine.errors import ActionInputInvalid, ActionNotAvailable, RemoteTimeout, RemoteUnreachable
+from engine.errors import ActionInputInvalid, ActionNotAvailable
+from engine.passthrough import send_raw
 from engine.store.base import Integration
 
 __all__ = ["passthrough", "site_url", "REST_PATH", "API_NAME"]
@@ -161,39 +161,10 @@ def build(integration: Integration, request: dict[str, Any], warnings: list[str]
     return httpx.Request(method, url, params=query or None, content=content, headers=headers)
 
 
-def _body(response: httpx.Response, redact: Callable[[str], str]) -> Any:
-    text = redact(response.text)
-    if "json" in response.headers.get("content-type", "") or text[:1] in ("{", "["):
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-    return text
-
-
 def passthrough(integration: Integration, client: httpx.Client, request: dict[str, Any], redact: Callable[[str], str]) -> dict[str, Any]:
     """Send *request* to the integration's site; ``{url, status, headers, data, warnings}``."""
     if request.get("api") not in (None, API_NAME):
         raise ActionNotAvailable(f"the moodle connector has one passthrough API, {API_NAME!r}")
     warnings: list[str] = []
     http_request = build(integration, request, warnings)
-    try:
-        response = client.send(http_request)
-    except httpx.TimeoutException:
-        raise RemoteTimeout("no answer from the Moodle site", call="passthrough") from None
-    except httpx.TransportError as exc:
-        raise RemoteUnreachable(redact(f"connection failed: {exc.__class__.__name__}: {exc}"), call="passthrough") from None
-    headers: dict[str, Any] = {}
-    for name, value in response.headers.multi_items():
-        value = redact(value)
-        if name in headers:
-            headers[name] = [*headers[name], value] if isinstance(headers[name], list) else [headers[name], value]
-        else:
-            headers[name] = value
-    return {
-        "url": redact(str(http_request.url)),
-        "status": response.status_code,
-        "headers": headers,
-        "data": _body(response, redact),
-        "warnings": warnings,
-    }
+    return send_raw(client, http_request, redact, warnings, site="the Moodle site")
