@@ -66,6 +66,12 @@ def moodle_link_id(html: str | None, kind: str) -> int | None:
         raise ValueError(f"moodle_link_id: kind must be one of {', '.join(_LINK_ID)}, got {kind!r}")
     if not html:
         return None
+    return _link_id(html, kind)
+
+
+@functools.lru_cache(maxsize=65536)
+def _link_id(html: str, kind: str) -> int:
+    # one course's cell repeats on every row of the course, a user's on each of their courses
     m = _LINK_ID[kind].search(html)
     if m is None:
         raise ValueError(f"no {kind} link in the report cell {html[:80]!r}")
