@@ -15,6 +15,8 @@ Phases, in the order the engine uses them:
 3. Sync lifecycle — around each run (``lmsync_sync_started``, ``lmsync_sync_finished``).
 4. Actions — on a write request (``lmsync_action_requirements``, ``lmsync_run_action``).
 5. Passthrough and scope — on demand (``lmsync_passthrough``, ``lmsync_scope_test``).
+6. Connect page — when an end user opens a Connect link (``lmsync_connect_instructions``,
+   ``lmsync_connect_warnings``).
 """
 
 from __future__ import annotations
@@ -173,3 +175,24 @@ def lmsync_scope_test(integration: Integration, transport: Transport, needs: dic
     action to the remote functions it needs (from the mapping specs and
     ``lmsync_action_requirements``). Probe the remote and return a ``ScopeReport``; ``None``
     if not yours."""
+
+
+# --- 6. connect page -------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def lmsync_connect_instructions(connector: str, language: str) -> list[dict[str, Any]] | None:
+    """Called by the Connect page (``/connect/{token}``) each time it shows the credentials step,
+    after the end user chose *connector* and gave the site URL. Return the steps the LMS admin
+    follows to create the credentials, in order, each ``{"title": str, "text": str,
+    "items": [str], "copy": bool}`` (*items*: names to type in, e.g. functions or permissions;
+    *copy*: offer a copy button for them), in *language* (``en``, ``de``, …; fall back to
+    English). Plain text only: the page escapes everything. ``None`` if *connector* is not yours."""
+
+
+@hookspec
+def lmsync_connect_warnings(connector: str, remote_info: dict[str, Any]) -> list[str] | None:
+    """Called by the Connect page after the credentials passed the scope test, with the
+    ``remote_info`` of its ``ScopeReport`` (what the remote said about itself, e.g. its release).
+    Return warnings the end user should read but that do not stop the connection (e.g. an
+    untested version of the remote), or ``None`` if *connector* is not yours."""

@@ -4,7 +4,7 @@
 * ``GET /v1/connect/integration-by-token/{token}`` → the integration the flow made, once
 * ``POST /v1/integrations/{integration_id}/relink`` → ``{link}`` for new credentials, same id
 * ``GET /v1/connect/links/{link_id}`` (lmsync extension) → a link's state, never its token
-* ``GET /connect/{token}`` → the end user's page; not built yet: a 501 HTML placeholder
+* ``/connect/{token}`` → the end user's page: ``engine.api._connect_page`` (mounted by ``create_app``)
 
 Unknown tokens answer 404, used or expired ones 410 (``PLATFORM.INPUT_INVALID``, the message
 says which).
@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from engine.connect import (ConnectInputError, EndUser, LinkExpired, LinkNotFound, LinkUsed, create_link, create_relink,
@@ -163,21 +163,6 @@ async def link_state_route(request: Request) -> JSONResponse:
     return _ok(await run_in_threadpool(work))
 
 
-_PLACEHOLDER = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>lmsync Connect</title>
-<meta name="robots" content="noindex"></head>
-<body><h1>lmsync Connect</h1>
-<p>The page for connecting your LMS is not built yet. Please ask whoever sent you this link to
-connect the integration for you.</p></body></html>
-"""
-
-
-async def connect_page(request: Request) -> HTMLResponse:
-    """``GET /connect/{token}``: placeholder until the Connect page exists (501, no token lookup)."""
-    return HTMLResponse(_PLACEHOLDER, status_code=501,
-                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
-
-
 def connect_routes() -> list[Route]:
     """The Connect routes."""
     return [
@@ -185,5 +170,4 @@ def connect_routes() -> list[Route]:
         Route("/v1/connect/integration-by-token/{token}", integration_by_token_route, methods=["GET"]),
         Route("/v1/connect/links/{link_id}", link_state_route, methods=["GET"]),
         Route("/v1/integrations/{integration_id}/relink", relink_route, methods=["POST"]),
-        Route("/connect/{token}", connect_page, methods=["GET"]),
     ]

@@ -27,6 +27,8 @@ class ApiServices:
     ``passthrough(integration, request)`` sends a raw request (``engine.passthrough``);
     ``scope_test(integration)`` runs and stores a scope test (``engine.scope``);
     ``test_model(integration, model, pages, parents)`` runs a per-model test (``engine.model_test``).
+    ``scope_probe(integration)`` runs a scope test without storing anything and returns its
+    ``ScopeReport`` (the Connect page checks new credentials with it; without it, unchecked).
     Without them those routes answer ``INTEGRATION.ACTION_NOT_AVAILABLE``.
     ``tool_info`` returns display data for a connector (``label``, ``logo_url``, ``icon_url``).
     """
@@ -38,6 +40,7 @@ class ApiServices:
     scope_test: Callable[[Integration], dict[str, Any]] | None = None
     test_model: Callable[[Integration, str, int, int], dict[str, Any]] | None = None
     tool_info: Callable[[str], dict[str, str]] | None = None
+    scope_probe: Callable[[Integration], Any] | None = None
     actions: ActionService | None = None
     environment_id: str = "lmsync"
     customer_id: str = "lmsync"

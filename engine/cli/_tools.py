@@ -44,6 +44,7 @@ def tool_services(engine: SyncEngine) -> dict[str, Any]:
     return {
         "passthrough": lambda integration, request: run_passthrough(engine, integration, request),
         "scope_test": lambda integration: run_scope_test(engine, integration).as_dict(),
+        "scope_probe": lambda integration: run_scope_test(engine, integration, save=False),
         "test_model": lambda integration, model, pages, parents: run_model_test(
             engine, integration, model, pages=pages, parents=parents).as_dict(),
     }

@@ -323,9 +323,3 @@ def test_tokens_are_stored_only_as_hashes(env, site):
     assert token.encode() not in raw and result.exchange_token.encode() not in raw
     assert ADMIN_TOKEN.encode() not in raw  # credentials are encrypted at rest
 
-
-def test_the_connect_page_is_a_placeholder(env):
-    with env.client(None, None) as c:
-        resp = c.get(urlsplit(new_link(env)).path)
-    assert resp.status_code == 501 and resp.headers["content-type"].startswith("text/html")
-    assert "not built yet" in resp.text and resp.headers["referrer-policy"] == "no-referrer"

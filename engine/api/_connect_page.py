@@ -1,0 +1,386 @@
+"""The Connect page: what an end user's LMS admin opens from a Connect link (``engine.connect``).
+
+Server-rendered, every step works without JavaScript (``connect.js`` only adds copy buttons,
+tells an opener/parent window the exchange token and polls the progress):
+
+* ``GET /connect/{token}`` — step 1: the LMS (skipped when the link names it) and the site URL.
+  Unknown links answer a 404 page, used or expired ones a 410 page saying which.
+* ``POST /connect/{token}`` with ``step=site`` — the URL is normalised by the connector (and a
+  ``create`` link's integration created ``INCOMPLETE``); errors show next to the field; else
+  step 2: the connector's instructions (``lmsync_connect_instructions``) and the credentials.
+* ``POST /connect/{token}`` with ``step=credentials`` — ``complete_flow`` with the scope test
+  (``ApiServices.scope_probe``) as its check: a model that cannot be read fails the flow, and
+  the matrix says what to fix for each gap (the link stays usable); else "connected", the first
+  FULL sync is queued (``ApiServices.force_sync``) and its progress shown.
+* ``GET /connect/{token}/progress`` (HTML, refreshes itself) and ``/status`` (JSON) — the first
+  sync's progress per model, for 24 hours after the link was used.
+* ``GET /connect-assets/{name}`` — the page's CSS and script, shipped in the package.
+
+Every form carries a CSRF secret in a hidden field that must equal the ``SameSite=Strict``
+cookie of the link's path. Credentials are never rendered; everything is escaped (Jinja2
+autoescape). Strings come from ``templates/connect/strings.json`` by the link's language.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+import jinja2
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from engine.connect import (ConnectFlowFailed, ConnectInputError, LinkExpired, LinkNotFound, LinkUsed, complete_flow,
+                            hash_token, resolve_link, setup_status, start_flow)
+from engine.errors import LmsyncError
+from engine.integrations import SiteUrlError, UnknownConnector, connector_info, normalize_site_url
+from engine.plugins import connectors, get_plugin_manager
+from engine.scope import AVAILABLE_STATES, availability_from
+from engine.store._connect import ConnectLink
+from engine.store.base import Integration, Store
+
+__all__ = ["connect_page_routes", "CSRF_COOKIE", "PROGRESS_WINDOW", "ScopeGaps"]
+
+log = logging.getLogger("lmsync.connect.page")
+
+CSRF_COOKIE = "lmsync_connect_csrf"
+PROGRESS_WINDOW = timedelta(hours=24)  # how long after the flow its sync's progress stays visible
+_DIR = Path(__file__).parent / "templates"
+_ASSETS = {"connect.css": "text/css; charset=utf-8", "connect.js": "text/javascript; charset=utf-8"}
+_MAX_FORM = 64 * 1024
+_CSRF_SHAPE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; "
+                                       "img-src 'self'; form-action 'self'; base-uri 'none'"}
+
+
+class ScopeGaps(LmsyncError):
+    """The scope test found models the credentials cannot read (the flow fails, the link stays usable)."""
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(_DIR), autoescape=True, undefined=jinja2.ChainableUndefined)
+    # str.format on a plain template string; the result is escaped like any other value
+    env.filters["fmt"] = lambda template, **values: str(template).format(**values)
+    return env
+
+
+@lru_cache(maxsize=1)
+def _strings() -> dict[str, dict[str, str]]:
+    return json.loads((_DIR / "connect" / "strings.json").read_text(encoding="utf-8"))
+
+
+def _t(language: str | None) -> dict[str, str]:
+    """The strings of *language*, English where it has none; ``t["lang"]`` is the language used."""
+    every = _strings()
+    used = language if language in every else "en"
+    return {**every["en"], **every[used], "lang": used}
+
+
+def _page(template: str, t: dict[str, str], status: int = 200, *,
+          cookie: tuple[str, str, bool] | None = None, **context: Any) -> HTMLResponse:
+    html = _env().get_template(f"connect/{template}").render(t=t, lang=t["lang"], **context)
+    response = HTMLResponse(html, status_code=status, headers=_HEADERS)
+    if cookie is not None:
+        path, value, secure = cookie
+        response.set_cookie(CSRF_COOKIE, value, path=path, httponly=True, samesite="strict", secure=secure)
+    return response
+
+
+def _message(t: dict[str, str], status: int, title: str, text: str) -> HTMLResponse:
+    return _page("message.html", t, status, heading=title, message=text)
+
+
+def _link_error(exc: Exception, t: dict[str, str]) -> HTMLResponse:
+    if isinstance(exc, LinkUsed):
+        return _message(t, 410, t["gone_title"], t["used"])
+    if isinstance(exc, LinkExpired):
+        return _message(t, 410, t["gone_title"], t["expired"])
+    return _message(t, 404, t["not_found_title"], t["not_found"])
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _MAX_FORM:
+            break
+    fields = parse_qs(body[:_MAX_FORM].decode("utf-8", "replace"), keep_blank_values=True)
+    return {k: v[0] for k, v in fields.items()}
+
+
+def _csrf_of(request: Request) -> str:
+    value = request.cookies.get(CSRF_COOKIE, "")
+    return value if _CSRF_SHAPE.match(value) else secrets.token_urlsafe(32)
+
+
+def _csrf_ok(request: Request, form: dict[str, str]) -> bool:
+    cookie, field = request.cookies.get(CSRF_COOKIE, ""), form.get("csrf", "")
+    return bool(_CSRF_SHAPE.match(cookie)) and hmac.compare_digest(cookie.encode(), field.encode())
+
+
+def _tools() -> list[dict[str, str]]:
+    return [{"name": name, "label": info.label} for name, info in connectors(get_plugin_manager()).items()]
+
+
+def _label(tool: str | None) -> str:
+    try:
+        return connector_info(tool).label if tool else ""
+    except LmsyncError:
+        return ""
+
+
+class _Flow:
+    """One request of the page for one link: the store, services, strings and CSRF value."""
+
+    def __init__(self, request: Request, link: ConnectLink, csrf: str) -> None:
+        self.request, self.link, self.csrf = request, link, csrf
+        self.store: Store = request.app.state.store
+        self.services = request.app.state.services
+        self.token: str = request.path_params["token"]
+        self.t = _t(link.language)
+        self.action = f"/connect/{quote(self.token, safe='')}"
+
+    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        common = {"org": self.link.end_user_organization_name, "action": self.action, "csrf": self.csrf,
+                  "errors": {}, "chosen": self.link.tool}
+        secure = "https" in (self.request.url.scheme, self.request.headers.get("x-forwarded-proto", ""))
+        return _page(template, self.t, status, cookie=(self.action, self.csrf, secure),
+                     **{**common, **context})
+
+    def site_step(self, status: int = 200, *, base_url: str = "", tool: str | None = None,
+                  errors: dict[str, str] | None = None) -> HTMLResponse:
+        if not base_url and self.link.integration_id:
+            found = self.store.get_integration(self.link.integration_id)
+            base_url = found.base_url if found is not None else ""
+        chosen = self.link.tool or tool
+        return self.render("site.html", status, step=1, heading=self.t["step1_title"], base_url=base_url,
+                           tools=None if self.link.tool else _tools(), chosen=chosen, tool_label=_label(chosen),
+                           errors=errors or {})
+
+    def credentials_step(self, status: int = 200, *, tool: str, base_url: str, note: str = "",
+                         errors: dict[str, str] | None = None, report: Any = None,
+                         warnings: list[str] | None = None) -> HTMLResponse:
+        info = connector_info(tool)
+        steps = get_plugin_manager().hook.lmsync_connect_instructions(connector=tool, language=self.link.language or "en")
+        credentials = [{"name": n, "label": f"{info.label} {n.replace('_', ' ')}"} for n in info.credential_names]
+        return self.render("credentials.html", status, step=2, heading=self.t["step2_title"], chosen=tool,
+                           base_url=base_url, note=note, steps=steps or [], credentials=credentials,
+                           errors=errors or {}, report=report, warnings=warnings or [],
+                           remote=getattr(report, "remote_info", None))
+
+
+def _warnings(tool: str, report: Any) -> list[str]:
+    if report is None:
+        return []
+    answers = get_plugin_manager().hook.lmsync_connect_warnings(connector=tool, remote_info=report.remote_info)
+    return [w for ws in answers for w in (ws or [])]
+
+
+def _unavailable_actions(report: Any, t: dict[str, str]) -> list[str]:
+    names = [e.name for e in getattr(report, "entries", []) if e.kind == "action" and e.status not in AVAILABLE_STATES]
+    return [t["actions_unavailable"].format(names=", ".join(names))] if names else []
+
+
+def _verify(flow: _Flow, captured: dict[str, Any]) -> Any:
+    probe = flow.services.scope_probe
+    if probe is None:
+        return None
+
+    def verify(integration: Integration) -> dict[str, Any]:
+        report = probe(integration)
+        captured["report"] = report
+        gaps = [e.name for e in report.entries if e.kind == "model" and e.status not in AVAILABLE_STATES]
+        if gaps:
+            raise ScopeGaps(f"these models cannot be read: {', '.join(gaps)}")
+        return availability_from(report)
+
+    return verify
+
+
+def _on_site(flow: _Flow, form: dict[str, str]) -> HTMLResponse:
+    tool, base_url = flow.link.tool or form.get("tool") or None, form.get("base_url", "").strip()
+    if not base_url:
+        return flow.site_step(400, tool=tool, errors={"base_url": flow.t["required"]})
+    try:
+        if tool is None:
+            raise ConnectInputError("integration_tool", flow.t["choose_tool"])
+        url, note = normalize_site_url(base_url, connector_info(tool))
+        if flow.link.kind == "create":
+            start_flow(flow.store, flow.token, base_url=url, tool=tool)
+    except ConnectInputError as exc:
+        return flow.site_step(400, base_url=base_url, tool=tool, errors={exc.field: str(exc).split(": ", 1)[-1]})
+    except UnknownConnector as exc:
+        return flow.site_step(400, base_url=base_url, tool=None, errors={"integration_tool": str(exc)})
+    except SiteUrlError as exc:
+        return flow.site_step(400, base_url=base_url, tool=tool, errors={"base_url": str(exc)})
+    return flow.credentials_step(tool=tool, base_url=url, note=note)
+
+
+def _on_credentials(flow: _Flow, form: dict[str, str]) -> HTMLResponse:
+    tool, base_url = flow.link.tool or form.get("tool") or None, form.get("base_url", "").strip()
+    if tool is None or not base_url:
+        return flow.site_step(400, base_url=base_url, tool=tool,
+                              errors={"base_url" if tool else "integration_tool": flow.t["required"]})
+    credentials = {k.removeprefix("credential_"): v.strip() for k, v in form.items() if k.startswith("credential_")}
+    captured: dict[str, Any] = {}
+    try:
+        result = complete_flow(flow.store, flow.token, credentials=credentials, base_url=base_url, tool=tool,
+                               verify=_verify(flow, captured))
+    except ConnectInputError as exc:
+        message = str(exc).split(": ", 1)[-1]
+        if exc.field in ("base_url", "integration_tool", "settings"):
+            return flow.site_step(400, base_url=base_url, tool=tool, errors={"base_url": message})
+        return flow.credentials_step(400, tool=tool, base_url=base_url, errors={"credentials": message})
+    except ConnectFlowFailed as exc:
+        report = captured.get("report")
+        if report is not None:
+            return flow.credentials_step(422, tool=tool, base_url=base_url, report=report,
+                                         warnings=_warnings(tool, report))
+        reason = str(exc).removeprefix("the credentials did not work: ")
+        for value in credentials.values():  # never echo a credential, even inside a remote's message
+            reason = reason.replace(value, "…") if value else reason
+        return flow.credentials_step(422, tool=tool, base_url=base_url,
+                                     errors={"credentials": flow.t["credentials_failed"].format(reason=reason)})
+    integration, not_started = result.integration, ""
+    try:
+        flow.services.force_sync(integration.id, "FULL")
+    except Exception as exc:  # noqa: BLE001 - the connection stands; the scheduler syncs it later
+        log.warning("first sync of %s could not be queued: %s", integration.id, exc)
+        not_started = str(exc) or type(exc).__name__
+    report = captured.get("report")
+    link = flow.store.connect_link_by_hash(hash_token(flow.token))  # type: ignore[attr-defined]
+    return flow.render("connected.html", step=3, heading=flow.t["connected_title"], exchange_token=result.exchange_token,
+                       remote=getattr(report, "remote_info", None), not_started=not_started,
+                       warnings=_warnings(tool, report) + _unavailable_actions(report, flow.t),
+                       progress=_progress(flow.store, link, flow.t), status_url=f"{flow.action}/status",
+                       progress_url=f"{flow.action}/progress")
+
+
+async def connect_page(request: Request) -> Response:
+    """``GET`` / ``POST /connect/{token}``: the steps of the flow (see the module docstring)."""
+    store: Store = request.app.state.store
+    form = await _form(request) if request.method == "POST" else {}
+
+    def work() -> Response:
+        token = request.path_params["token"]
+        try:
+            link = resolve_link(store, token)
+        except (LinkNotFound, LinkUsed, LinkExpired) as exc:
+            link_row = store.connect_link_by_hash(hash_token(token)) if token else None  # type: ignore[attr-defined]
+            return _link_error(exc, _t(link_row.language if link_row else None))
+        if request.method == "GET":
+            return _Flow(request, link, _csrf_of(request)).site_step()
+        if not _csrf_ok(request, form):
+            t = _t(link.language)
+            return _message(t, 403, t["csrf_title"], t["csrf"])
+        flow = _Flow(request, link, form["csrf"])
+        try:
+            return _on_credentials(flow, form) if form.get("step") == "credentials" else _on_site(flow, form)
+        except (LinkNotFound, LinkUsed, LinkExpired) as exc:
+            return _link_error(exc, flow.t)
+
+    return await run_in_threadpool(work)
+
+
+# --- progress of the first sync ---------------------------------------------------------------
+
+
+def _progress(store: Store, link: ConnectLink | None, t: dict[str, str]) -> dict[str, Any]:
+    """``{sync: {status, label, id}, models: [{model, state, label, records}], finished}`` of the
+    first sync after *link* was used."""
+    iid = link.integration_id if link is not None else None
+    integration = store.get_integration(iid) if iid else None
+    if integration is None or link is None or link.used_at is None:
+        return {"sync": {"status": "queued", "label": t["sync_queued"], "id": None}, "models": [], "finished": False}
+    since = link.used_at - timedelta(seconds=1)
+    run = next((r for r in store.list_runs(iid, limit=10) if r.started_at >= since), None)
+    models = [name for name, v in (integration.availability or {}).items()
+              if isinstance(v, dict) and v.get("kind") == "model"]
+    if run is not None:
+        models += [m for m in run.stats if m not in models]
+    status = run.status if run is not None else "queued"
+    label = t.get(f"sync_{status}", status).format(error=(run.error or "") if run else "")
+    rows = []
+    for model in models:
+        stats = run.stats.get(model) if run is not None else None
+        if stats is not None:
+            state, records = "done", stats.get("created", 0) + stats.get("updated", 0) + stats.get("unchanged", 0)
+        else:
+            records = store.count(iid, model)
+            state = "failed" if status in ("failed", "cancelled") else "reading" if records and status == "running" else "waiting"
+        rows.append({"model": model, "state": state, "label": t[f"state_{state}"], "records": records})
+    return {"sync": {"status": status, "label": label, "id": run.id if run else None}, "models": rows,
+            "finished": status in ("succeeded", "failed", "cancelled"),
+            "setup_status": setup_status(store, integration)}
+
+
+def _used_link(store: Store, token: str) -> ConnectLink | None:
+    """The link of *token* if its flow completed within ``PROGRESS_WINDOW``."""
+    link = store.connect_link_by_hash(hash_token(token)) if token else None  # type: ignore[attr-defined]
+    if link is None or link.kind not in ("create", "relink") or link.used_at is None or not link.integration_id:
+        return None
+    return link if datetime.now(UTC) - link.used_at <= PROGRESS_WINDOW else None
+
+
+async def progress_page(request: Request) -> Response:
+    """``GET /connect/{token}/progress``: the first sync's progress (refreshes itself until done)."""
+    store: Store = request.app.state.store
+
+    def work() -> Response:
+        token = request.path_params["token"]
+        link = _used_link(store, token)
+        t = _t(link.language if link else None)
+        if link is None:
+            return _message(t, 404, t["not_found_title"], t["not_found"])
+        progress = _progress(store, link, t)
+        action = f"/connect/{quote(token, safe='')}"
+        return _page("connected.html", t, step=3, heading=t["connected_title"],
+                     org=link.end_user_organization_name, exchange_token="", progress=progress, warnings=[],
+                     refresh=not progress["finished"], status_url=f"{action}/status", progress_url="")
+
+    return await run_in_threadpool(work)
+
+
+async def status_route(request: Request) -> Response:
+    """``GET /connect/{token}/status``: the progress as JSON (``_progress``)."""
+    store: Store = request.app.state.store
+
+    def work() -> Response:
+        link = _used_link(store, request.path_params["token"])
+        if link is None:
+            return JSONResponse({"error": "no completed Connect flow for this link"}, status_code=404, headers=_HEADERS)
+        return JSONResponse(_progress(store, link, _t(link.language)), headers=_HEADERS)
+
+    return await run_in_threadpool(work)
+
+
+async def asset_route(request: Request) -> Response:
+    """``GET /connect-assets/{name}``: the page's CSS and script."""
+    name = request.path_params["name"]
+    if name not in _ASSETS:
+        return Response("not found", status_code=404, media_type="text/plain")
+    body = (_DIR / "connect" / name).read_bytes()
+    return Response(body, media_type=_ASSETS[name], headers={"Cache-Control": "public, max-age=3600",
+                                                             "X-Content-Type-Options": "nosniff"})
+
+
+def connect_page_routes() -> list[Route]:
+    """The routes of the Connect page."""
+    return [
+        Route("/connect-assets/{name}", asset_route, methods=["GET"]),
+        Route("/connect/{token}", connect_page, methods=["GET", "POST"]),
+        Route("/connect/{token}/progress", progress_page, methods=["GET"]),
+        Route("/connect/{token}/status", status_route, methods=["GET"]),
+    ]
