@@ -37,7 +37,12 @@ class ConnectorInfo:
 
     ``known_calls`` is every remote function the connector can call (its reference list);
     a mapping spec naming another one in ``call`` or ``requires`` fails to load, with the
-    closest known name suggested. ``None``: the connector does not say (nothing is checked)."""
+    closest known name suggested. ``None``: the connector does not say (nothing is checked).
+
+    ``custom_fields`` says where a model's source answers carry the remote's custom fields, for
+    the integration-fields listing (``CUSTOM`` fields): ``{model: {"list": key of the list of
+    entries in a source record, "key": entry member naming the field, "label": entry member
+    with its display name, "value": entry member with its value}}``."""
 
     name: str
     label: str
@@ -47,6 +52,7 @@ class ConnectorInfo:
     settings_schema: dict[str, Any] | None = None
     normalize_url: Callable[[str], tuple[str, str]] | None = None
     known_calls: frozenset[str] | None = None
+    custom_fields: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

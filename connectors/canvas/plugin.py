@@ -196,3 +196,16 @@ def lmsync_cli_commands(app: typer.Typer) -> None:
         from connectors.canvas.simulator._server import main
 
         raise typer.Exit(main(list(ctx.args), prog="lmsync canvas-sim"))
+
+
+@hookimpl
+def lmsync_connect_instructions(connector: str, language: str) -> list[dict[str, Any]] | None:
+    """A minimal guide for the Connect page: an admin's access token (English only)."""
+    if connector != NAME:
+        return None
+    return [
+        {"title": "Create an access token",
+         "text": "Sign in to Canvas as an account admin (a dedicated service user is best). Account > Settings > "
+                 "Approved Integrations > New Access Token: purpose lmsync, no expiry date. Copy the token and "
+                 "paste it below.", "items": [], "copy": False},
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 import json
@@ -71,6 +72,9 @@ def lmsync_connectors() -> list[ConnectorInfo]:
             settings_schema=SETTINGS_SCHEMA,
             normalize_url=normalize_site_url,
             known_calls=known_functions(),
+            # user profile fields and course custom fields: [{shortname, name, value, ...}]
+            custom_fields={model: {"list": "customfields", "key": "shortname", "label": "name", "value": "value"}
+                           for model in ("users", "courses")},
         )
     ]
 
@@ -236,3 +240,58 @@ def _demo_site(port: int) -> Iterator[DemoSite]:
     site = MoodleSite.generate(seed=0, users=200, courses=20, enrolments_per_course=15)
     with run_in_thread(create_app(site), port=port) as base_url:
         yield DemoSite(connector=NAME, base_url=base_url, credentials={"token": ADMIN_TOKEN}, label="embedded Moodle simulator")
+
+
+# the role's capabilities, as docs/connect-moodle.md step 3 lists them
+_CAPABILITIES = (
+    "webservice/rest:use", "moodle/user:viewdetails", "moodle/user:viewalldetails", "moodle/course:view",
+    "moodle/course:update", "moodle/course:viewhiddencourses", "moodle/course:viewparticipants",
+    "report/completion:view", "report/progress:view", "moodle/competency:competencyview",
+    "moodle/competency:coursecompetencyview", "moodle/course:create", "moodle/course:changefullname",
+    "enrol/manual:enrol", "moodle/course:overridecompletion", "gradereport/user:view", "moodle/grade:edit",
+    "moodle/grade:manage",
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _all_required_functions() -> tuple[str, ...]:
+    return tuple(sorted({f for fs in required_functions().values() for f in fs}))
+
+
+@hookimpl
+def lmsync_connect_instructions(connector: str, language: str) -> list[dict[str, Any]] | None:
+    """The steps of docs/connect-moodle.md (2 to 5) for the Connect page, English only."""
+    if connector != NAME:
+        return None
+    admin = "Site administration > "
+    return [
+        {"title": "Enable web services and REST",
+         "text": f"{admin}General > Advanced features: tick Enable web services and save. Then "
+                 f"{admin}Server > Web services > Manage protocols: enable the REST protocol.", "items": [], "copy": False},
+        {"title": "Create the service user and its role",
+         "text": f"{admin}Users > Add a new user: e.g. lmsync-service (Manual accounts, a strong password). "
+                 f"{admin}Users > Permissions > Define roles > Add a new role: archetype No role, context type "
+                 "System, allowing these capabilities; then Assign system roles: give lmsync-service the new role. "
+                 "The last seven are needed only for write actions.",
+         "items": list(_CAPABILITIES), "copy": True},
+        {"title": "Create the external service with these functions",
+         "text": f"{admin}Server > Web services > External services > Add: name lmsync, Enabled, Authorised "
+                 "users only. Then Functions > Add functions: add every function below (those of actions you "
+                 "will not use may be left out). Under Authorised users, add lmsync-service.",
+         "items": list(_all_required_functions()), "copy": True},
+        {"title": "Create the token",
+         "text": f"{admin}Server > Web services > Manage tokens > Create token: user lmsync-service, service "
+                 "lmsync. Copy the token and paste it below.", "items": [], "copy": False},
+    ]
+
+
+@hookimpl
+def lmsync_connect_warnings(connector: str, remote_info: dict[str, Any]) -> list[str] | None:
+    """A warning when the site's ``release`` is not Moodle 5.x (the version lmsync is built for)."""
+    if connector != NAME:
+        return None
+    release = str(remote_info.get("release") or "")
+    if re.match(r"5\.", release):
+        return []
+    return [f"This site reports Moodle release {release or '(unknown)'}; lmsync is built and tested for Moodle 5.x. "
+            "You can continue, but some data may be missing or read differently."]

@@ -19,6 +19,7 @@ from ._cursor import Cursor, decode_cursor, encode_cursor, filters_hash
 from ._errors import FastJSONResponse
 from ._params import ListParams, parse_list_params
 from ._readahead import ReadAhead
+from ._routes_fields import with_integration_fields
 
 __all__ = ["read_routes", "ListEndpoint", "LIST_ENDPOINTS"]
 
@@ -82,6 +83,7 @@ def _render_page(store: Store, iid: str, ep: ListEndpoint, params: ListParams, q
     more = len(rows) > params.page_size
     nxt = encode_cursor(Cursor(page[-1].id, snapshot, q_hash)) if more else None
     results = compose_page(store, iid, ep.model, page, params.include_deleted)
+    with_integration_fields(store, iid, ep.model, page, results)
     body = {"status": "success", "data": {"next": nxt, "results": results}}
     return _Page(FastJSONResponse.render_bytes(body), page[-1].id if more else None)
 

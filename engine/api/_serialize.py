@@ -10,6 +10,7 @@ import functools
 from datetime import datetime, timezone
 from typing import Any
 
+from engine.store._fields import IntegrationField
 from engine.store.base import StoredRecord
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "revision_json",
     "progression_json",
     "revision_summary",
+    "field_json",
+    "passthrough_values",
 ]
 
 _DATE_FIELDS = frozenset({"remote_created_at", "enrolled_at", "completed_at"})
@@ -126,3 +129,30 @@ def progression_json(
         "user": _user_summary(user_id, users.get(user_id)),
         "course_revision": revisions.get(rev_id) or revision_summary(rev_id, None, {}),
     }
+
+
+def field_json(f: IntegrationField, model: str) -> dict[str, Any]:
+    """An integration field in the GetIntegrationsIntegrationIdIntegrationFields result shape
+    (*model* as Kombo names it, e.g. ``lms_users``)."""
+    return {"id": f.id, "key": f.key, "model": model, "type": f.type, "label": f.label,
+            "is_passthrough_enabled": f.passthrough, "is_writable": False}
+
+
+def passthrough_values(enabled: list[IntegrationField], source: dict[str, Any],
+                       custom: dict[str, str] | None) -> list[dict[str, Any]]:
+    """The ``integration_fields`` entries (``{id, key, type, value, label}``) of one record whose
+    source-call object is *source*; *custom* says where its custom-field entries are
+    (``ConnectorInfo.custom_fields``). A field the record lacks has value ``None``."""
+    entries: dict[str, dict[str, Any]] = {}
+    if custom is not None and isinstance(source.get(custom["list"]), list):
+        entries = {e[custom["key"]]: e for e in source[custom["list"]]
+                   if isinstance(e, dict) and isinstance(e.get(custom["key"]), str)}
+    out = []
+    for f in enabled:
+        if f.type == "CUSTOM":
+            entry = entries.get(f.key)
+            value = entry.get(custom["value"]) if entry is not None and custom is not None else None
+        else:
+            value = source.get(f.key)
+        out.append({"id": f.id, "key": f.key, "type": f.type, "value": value, "label": f.label})
+    return out

@@ -13,7 +13,7 @@ from engine.models import MODELS
 
 __all__ = ["Types", "SCHEMA_VERSION", "record_table", "ref_columns", "migrations"]
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,32 @@ def _v7(t: Types) -> list[str]:
     ]
 
 
+def _v8(t: Types) -> list[str]:
+    """Integration fields (``engine.store._fields``): the raw fields discovered in each model's
+    synced ``remote_data``, whether each is passed through, and the model version last scanned."""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS integration_fields (
+    integration_id {t.key} NOT NULL,
+    id {t.key} NOT NULL,
+    model {t.key} NOT NULL,
+    field_key {t.text} NOT NULL,
+    field_type {t.key} NOT NULL,
+    label {t.text},
+    passthrough {t.boolean} NOT NULL,
+    PRIMARY KEY (integration_id, id)
+)""",
+        "CREATE INDEX IF NOT EXISTS integration_fields_model ON integration_fields (integration_id, model)",
+        f"""CREATE TABLE IF NOT EXISTS integration_field_scans (
+    integration_id {t.key} NOT NULL,
+    model {t.key} NOT NULL,
+    token {t.key},
+    PRIMARY KEY (integration_id, model)
+)""",
+    ]
+
+
 def migrations(t: Types) -> list[tuple[int, list[str]]]:
     """``[(version, statements)]`` in order. Each migration runs in one transaction with its
     ``schema_version`` row, so it is applied once; the ``CREATE`` statements are idempotent too."""
-    return [(1, _v1(t)), (2, _v2(t)), (3, _v3(t)), (4, _v4(t)), (5, _v5(t)), (6, _v6(t)), (7, _v7(t))]
+    return [(1, _v1(t)), (2, _v2(t)), (3, _v3(t)), (4, _v4(t)), (5, _v5(t)), (6, _v6(t)), (7, _v7(t)),
+            (8, _v8(t))]

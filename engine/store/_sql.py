@@ -23,6 +23,7 @@ from engine.store._schema import migrations
 from engine.store._summaries import SummaryCache
 from engine.store._writer import SQLWriter, pack_hashes
 from engine.store._connect import ConnectSQLMixin
+from engine.store._fields import FieldsSQLMixin
 from engine.store._held import HeldSQLMixin
 from engine.store._webhooks import WebhookSQLMixin
 from engine.store.base import (
@@ -50,7 +51,7 @@ _ABANDONED = "abandoned (no heartbeat)"
 _ID_CHUNK = 20_000
 
 
-class SQLStore(HeldSQLMixin, WebhookSQLMixin, ConnectSQLMixin, Store, abc.ABC):
+class SQLStore(HeldSQLMixin, WebhookSQLMixin, ConnectSQLMixin, FieldsSQLMixin, Store, abc.ABC):
     """Shared implementation; see the module docstring for the backend hooks."""
 
     dialect: Dialect
@@ -232,13 +233,15 @@ class SQLStore(HeldSQLMixin, WebhookSQLMixin, ConnectSQLMixin, Store, abc.ABC):
             raise NotFound(f"integration {integration.id} does not exist")
 
     def remove_integration(self, integration_id: str) -> bool:
-        """Delete the integration, its records and its runs."""
+        """Delete the integration, its records, runs, held changes, fields and connect rows."""
         with self._transaction() as cur:
             for model in MODELS:
                 cur.execute(self._q(f"DELETE FROM {check_model(model)} WHERE integration_id = ?"), [integration_id])
             cur.execute(self._q("DELETE FROM sync_runs WHERE integration_id = ?"), [integration_id])
             cur.execute(self._q("DELETE FROM action_tasks WHERE integration_id = ?"), [integration_id])
-            cur.execute(self._q("DELETE FROM model_versions WHERE integration_id = ?"), [integration_id])
+            # every table with an integration_id (webhook deliveries stay: they are the delivery log)
+            for table in ("model_versions", "held_changes", "integration_fields", "integration_field_scans"):
+                cur.execute(self._q(f"DELETE FROM {table} WHERE integration_id = ?"), [integration_id])
             self._remove_connect_rows(cur, integration_id)
             cur.execute(self._q("DELETE FROM integrations WHERE id = ?"), [integration_id])
             removed = cur.rowcount > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from engine.api._admin_openapi import ADMIN_OPERATIONS
 from engine.api._connect_openapi import CONNECT_OPERATIONS
 from engine.api._contract import SERVED_OPERATIONS
+from engine.api._fields_openapi import FIELDS_OPERATIONS
 from engine.api._tools_openapi import EXTENSION_OPERATIONS
 from engine.store.base import Integration
 
@@ -64,6 +65,6 @@ def test_served_openapi(env):
         doc = c.get("/v1/openapi.json").json()
     served = {(p, m) for p, ops in doc["paths"].items() for m in ops}
     assert served == ({(f"/v1{p}", m) for p, m in SERVED_OPERATIONS} | set(EXTENSION_OPERATIONS) | set(ADMIN_OPERATIONS)
-                      | set(CONNECT_OPERATIONS))
+                      | set(CONNECT_OPERATIONS) | set(FIELDS_OPERATIONS))
     assert doc["servers"] == [{"url": "/", "description": "this lmsync server"}]
     assert "GetLmsCoursesPositiveResponse" in doc["components"]["schemas"]
