@@ -11,11 +11,12 @@ and ``lmsync_action_requirements`` (a write action the connector lists is ``SUPP
 from __future__ import annotations
 
 import functools
+import html
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from engine.connector import ConnectorInfo
@@ -24,6 +25,7 @@ from engine.plugins import connectors, get_plugin_manager
 from engine.spec import SpecSet, function_set
 from engine.spec._dirs import load_connector_specs
 from engine.store.base import Store
+from engine.webhooks._payloads import public_url
 
 from ._auth import authenticate
 from ._errors import InputInvalid
@@ -92,7 +94,7 @@ def _features(info: ConnectorInfo) -> list[dict[str, Any]]:
 def tool_json(info: ConnectorInfo) -> dict[str, Any]:
     """One connector in the GetToolsCategory ``tools`` item shape."""
     specset = connector_specs(info.name)
-    assets = f"https://lmsync.dev/assets/{info.name}"
+    assets = f"{public_url()}/assets/tools/{info.name}"  # served by this lmsync (tool_asset), nothing external
     return {
         "id": info.name,
         "label": info.label,
@@ -124,6 +126,25 @@ async def get_tools(request: Request) -> JSONResponse:
     return JSONResponse(await run_in_threadpool(_tools, request.app.state.store, request))
 
 
+_ASSET = ('<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64" role="img" aria-label="{label}">'
+          '<rect width="64" height="64" rx="12" fill="{bg}"/><text x="32" y="42" font-family="sans-serif" font-size="30" '
+          'text-anchor="middle" fill="{fg}">{initial}</text></svg>')
+
+
+async def tool_asset(request: Request) -> Response:
+    """``GET /assets/tools/{tool}/{logo|icon|icon-black}.svg``: a plain lettered badge for a tool
+    (the tools answer needs asset URLs; a connector without its own artwork gets this one)."""
+    info = installed().get(request.path_params["tool"])
+    kind = request.path_params["kind"]
+    if info is None or kind not in ("logo", "icon", "icon-black"):
+        return Response("not found", status_code=404, media_type="text/plain")
+    dark = kind == "icon-black"
+    svg = _ASSET.format(label=html.escape(info.label), initial=html.escape(info.label[:1].upper()),
+                        bg="#000000" if dark else "#e8eef7", fg="#ffffff" if dark else "#1b3a6b")
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
+
+
 def coverage_routes() -> list[Route]:
-    """The tools route."""
-    return [Route(TOOLS_PATH, get_tools, methods=["GET"])]
+    """The tools route and the tools' asset badges."""
+    return [Route(TOOLS_PATH, get_tools, methods=["GET"]),
+            Route("/assets/tools/{tool}/{kind}.svg", tool_asset, methods=["GET"])]

@@ -175,3 +175,18 @@ def test_errors_are_the_contract_envelope(env, dd):
     assert env.store.get_integration_field(iid, field.id).passthrough is False
     with pytest.raises(kombo_errors.KomboGeneralError):
         sdk(env).general.get_integration_fields(integration_id="moodle:nope")
+
+
+def test_tool_assets_are_served_by_lmsync_itself(env, monkeypatch):
+    """The tools answer's asset URLs point at this lmsync (``LMSYNC_PUBLIC_URL``, no external
+    host), and each answers an SVG over HTTP; an unknown tool's is a 404."""
+    monkeypatch.setenv("LMSYNC_PUBLIC_URL", env.url)
+    with env.client(env.key_all, None) as c:
+        tools = {t["id"]: t for t in c.get("/v1/tools/lms").json()["data"]["tools"]}
+        assets = tools["moodle"]["assets"]
+        assert all(url.startswith(f"{env.url}/assets/tools/moodle/") for url in assets.values())
+        for url in assets.values():
+            answer = c.get(url.removeprefix(env.url))
+            assert answer.status_code == 200 and answer.headers["content-type"].startswith("image/svg+xml")
+            assert 'aria-label="Moodle"' in answer.text
+        assert c.get("/assets/tools/nope/logo.svg").status_code == 404
