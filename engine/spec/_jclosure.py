@@ -9,6 +9,7 @@ return ``None`` and the caller keeps the interpreter for that expression.
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -168,7 +169,9 @@ def _checked_call(functions: Any, name: str, nargs: int) -> tuple[Callable[..., 
         if subtypes:
             return None
         checks.append((index, frozenset(allowed)))
-    return entry["function"], checks
+    function = entry["function"]
+    plain = getattr(function, "__wrapped__", None)  # a plugin function: no ``self``, no wrapper frame
+    return (plain if plain is not None else functools.partial(function, functions)), checks
 
 
 def _c_function_expression(node: dict, functions: Any) -> Fn:
@@ -185,7 +188,7 @@ def _c_function_expression(node: dict, functions: Any) -> Fn:
         for index, allowed in checks:
             if type(resolved[index]).__name__ not in allowed:
                 return call(name, resolved)  # raises jmespath's own error
-        return function(functions, *resolved)
+        return function(*resolved)
 
     if len(args) == 2 and len(checks) == 2:
         (first, second), ((_, allowed1), (_, allowed2)) = args, checks
@@ -194,7 +197,7 @@ def _c_function_expression(node: dict, functions: Any) -> Fn:
             a, b = first(value), second(value)
             if type(a).__name__ not in allowed1 or type(b).__name__ not in allowed2:
                 return call(name, [a, b])
-            return function(functions, a, b)
+            return function(a, b)
 
         return run2
     if len(args) == 1 and len(checks) == 1:  # the common case without the loop
@@ -204,7 +207,7 @@ def _c_function_expression(node: dict, functions: Any) -> Fn:
             arg = only(value)
             if type(arg).__name__ not in allowed:
                 return call(name, [arg])
-            return function(functions, arg)
+            return function(arg)
 
         return run1
     return run

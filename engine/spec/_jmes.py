@@ -50,6 +50,7 @@ def _as_method(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     method.signature = fn.signature  # type: ignore[attr-defined]
     method.__doc__ = fn.__doc__
+    method.__wrapped__ = fn  # type: ignore[attr-defined]  # the compiled fast path calls it directly
     return method
 
 
