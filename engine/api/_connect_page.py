@@ -23,18 +23,13 @@ autoescape). Strings come from ``templates/connect/strings.json`` by the link's 
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
-import re
-import secrets
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
-import jinja2
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -49,31 +44,21 @@ from engine.scope import AVAILABLE_STATES, availability_from
 from engine.store._connect import ConnectLink
 from engine.store.base import Integration, Store
 
+from ._html import HTML_HEADERS, TEMPLATES, csrf_shaped, is_https, new_csrf, read_form, same_secret, template_env
+
 __all__ = ["connect_page_routes", "CSRF_COOKIE", "PROGRESS_WINDOW", "ScopeGaps"]
 
 log = logging.getLogger("lmsync.connect.page")
 
 CSRF_COOKIE = "lmsync_connect_csrf"
 PROGRESS_WINDOW = timedelta(hours=24)  # how long after the flow its sync's progress stays visible
-_DIR = Path(__file__).parent / "templates"
+_DIR = TEMPLATES
 _ASSETS = {"connect.css": "text/css; charset=utf-8", "connect.js": "text/javascript; charset=utf-8"}
-_MAX_FORM = 64 * 1024
-_CSRF_SHAPE = re.compile(r"^[A-Za-z0-9_-]{43}$")
-_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; "
-                                       "img-src 'self'; form-action 'self'; base-uri 'none'"}
+_HEADERS = HTML_HEADERS
 
 
 class ScopeGaps(LmsyncError):
     """The scope test found models the credentials cannot read (the flow fails, the link stays usable)."""
-
-
-@lru_cache(maxsize=1)
-def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(_DIR), autoescape=True, undefined=jinja2.ChainableUndefined)
-    # str.format on a plain template string; the result is escaped like any other value
-    env.filters["fmt"] = lambda template, **values: str(template).format(**values)
-    return env
 
 
 @lru_cache(maxsize=1)
@@ -90,7 +75,7 @@ def _t(language: str | None) -> dict[str, str]:
 
 def _page(template: str, t: dict[str, str], status: int = 200, *,
           cookie: tuple[str, str, bool] | None = None, **context: Any) -> HTMLResponse:
-    html = _env().get_template(f"connect/{template}").render(t=t, lang=t["lang"], **context)
+    html = template_env().get_template(f"connect/{template}").render(t=t, lang=t["lang"], **context)
     response = HTMLResponse(html, status_code=status, headers=_HEADERS)
     if cookie is not None:
         path, value, secure = cookie
@@ -110,24 +95,13 @@ def _link_error(exc: Exception, t: dict[str, str]) -> HTMLResponse:
     return _message(t, 404, t["not_found_title"], t["not_found"])
 
 
-async def _form(request: Request) -> dict[str, str]:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > _MAX_FORM:
-            break
-    fields = parse_qs(body[:_MAX_FORM].decode("utf-8", "replace"), keep_blank_values=True)
-    return {k: v[0] for k, v in fields.items()}
-
-
 def _csrf_of(request: Request) -> str:
     value = request.cookies.get(CSRF_COOKIE, "")
-    return value if _CSRF_SHAPE.match(value) else secrets.token_urlsafe(32)
+    return value if csrf_shaped(value) else new_csrf()
 
 
 def _csrf_ok(request: Request, form: dict[str, str]) -> bool:
-    cookie, field = request.cookies.get(CSRF_COOKIE, ""), form.get("csrf", "")
-    return bool(_CSRF_SHAPE.match(cookie)) and hmac.compare_digest(cookie.encode(), field.encode())
+    return same_secret(request.cookies.get(CSRF_COOKIE, ""), form.get("csrf", ""))
 
 
 def _tools() -> list[dict[str, str]]:
@@ -155,7 +129,7 @@ class _Flow:
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         common = {"org": self.link.end_user_organization_name, "action": self.action, "csrf": self.csrf,
                   "errors": {}, "chosen": self.link.tool}
-        secure = "https" in (self.request.url.scheme, self.request.headers.get("x-forwarded-proto", ""))
+        secure = is_https(self.request)
         return _page(template, self.t, status, cookie=(self.action, self.csrf, secure),
                      **{**common, **context})
 
@@ -271,7 +245,7 @@ def _on_credentials(flow: _Flow, form: dict[str, str]) -> HTMLResponse:
 async def connect_page(request: Request) -> Response:
     """``GET`` / ``POST /connect/{token}``: the steps of the flow (see the module docstring)."""
     store: Store = request.app.state.store
-    form = await _form(request) if request.method == "POST" else {}
+    form = await read_form(request) if request.method == "POST" else {}
 
     def work() -> Response:
         token = request.path_params["token"]

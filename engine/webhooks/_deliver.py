@@ -143,6 +143,16 @@ class WebhookSender:
             self._submit(d.id)
         return len(stale)
 
+    def retry(self, delivery_id: str, timeout: float = 5.0) -> WebhookDelivery | None:
+        """One attempt now of a delivery, its attempts counted afresh (the console's retry
+        button); if it fails it stays ``pending`` for ``resume_pending``. ``None`` if unknown."""
+        delivery = self.store.get_delivery(delivery_id)
+        if delivery is None:
+            return None
+        delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, None
+        self._attempt(delivery, timeout=min(timeout, self.policy.timeout))
+        return delivery
+
     def flush(self, timeout: float = 60.0) -> bool:
         """Wait until every submitted delivery finished; False on timeout (for tests and exit)."""
         deadline = time.monotonic() + timeout
