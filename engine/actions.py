@@ -52,6 +52,7 @@ from engine.errors import (
     TransientError,
 )
 from engine.ids import random_id, record_id
+from engine.scope_config import scope_config_for
 from engine.store.base import ActionTask, Integration, StoredRecord
 from engine.sync import SyncEngine, now_utc
 from engine.transport import Transport
@@ -86,6 +87,7 @@ _TITLES = {
     "PLATFORM.TASK_TIMED_OUT": "The task timed out.",
     "INTEGRATION.ACTION_NOT_AVAILABLE": "This action isn't available for the integration.",
     "INTEGRATION.INACTIVE": "The integration is inactive.",
+    "INTEGRATION.ACTION_DISABLED": "The action is disabled in the integration's scope config.",
     "INTEGRATION.AUTHENTICATION_INVALID": "The integration's credentials are invalid.",
     "INTEGRATION.PERMISSION_MISSING": "The integration's credentials lack a permission.",
     "REMOTE.INPUT_INVALID": "The remote system rejected the input.",
@@ -172,20 +174,20 @@ class ActionService:
     # --- synchronous actions ------------------------------------------------------------------
     def deactivate_course(self, integration_id: str, course_id: str) -> ActionResult:
         """Deactivate a course (its revisions become INACTIVE; progress is kept)."""
-        integration = self._integration(integration_id)
+        integration = self._integration(integration_id, "deactivate_course")
         payload = self._with_ids(integration.id, {"course_id": course_id}, {"course_id": "courses"})
         return self._run(integration, "deactivate_course", payload)
 
     def enroll(self, integration_id: str, body: dict[str, Any]) -> ActionResult:
         """Enroll ``body["user_id"]`` in ``body["course_revision_id"]``; returns the progression."""
-        integration = self._integration(integration_id)
+        integration = self._integration(integration_id, "enroll")
         _validate("enroll", body)
         refs = {"user_id": "users", "course_revision_id": "course_revisions"}
         return self._run(integration, "enroll", self._with_ids(integration.id, body, refs))
 
     def complete(self, integration_id: str, progression_id: str, body: dict[str, Any] | None = None) -> ActionResult:
         """Complete a progression; ``body`` may carry ``completed_at`` and ``score`` (0-100)."""
-        integration = self._integration(integration_id)
+        integration = self._integration(integration_id, "complete")
         body = dict(body or {})
         _validate("complete", body)
         body["course_progression_id"] = progression_id
@@ -195,7 +197,7 @@ class ActionService:
     # --- bulk upsert ------------------------------------------------------------------------
     def submit_upsert(self, integration_id: str, items: list[dict[str, Any]]) -> ActionTask:
         """Store a ``PENDING`` task and upsert *items* in the background; returns the task."""
-        integration = self._integration(integration_id)
+        integration = self._integration(integration_id, "upsert_course")
         task = self._new_task(integration.id)
         event = threading.Event()
         with self._lock:
@@ -205,7 +207,7 @@ class ActionService:
 
     def run_upsert(self, integration_id: str, items: list[dict[str, Any]]) -> ActionTask:
         """Upsert *items* now (in this thread) and return the finished, stored task."""
-        integration = self._integration(integration_id)
+        integration = self._integration(integration_id, "upsert_course")
         task = self._new_task(integration.id)
         self._upsert_all(integration, items, task)
         return task
@@ -231,12 +233,16 @@ class ActionService:
         self._pool.shutdown(wait=True)
 
     # --- internals --------------------------------------------------------------------------
-    def _integration(self, integration_id: str) -> Integration:
+    def _integration(self, integration_id: str, action: str | None = None) -> Integration:
         integration = self.store.get_integration(integration_id)
         if integration is None:
             raise ActionError(f"No integration with id {integration_id!r} was found.", code="PLATFORM.INTEGRATION_NOT_FOUND")
         if not integration.enabled:
             raise ActionError("The integration is disabled; enable it before writing to it.", code="INTEGRATION.INACTIVE")
+        scope = scope_config_for(self.store, integration_id) if action is not None else None
+        if action is not None and scope is not None and not scope.action_enabled(action):
+            raise ActionError(f"The {action} action is disabled by the integration's scope config {scope.name!r}.",
+                              code="INTEGRATION.ACTION_DISABLED")
         return integration
 
     def _with_ids(self, iid: str, body: dict[str, Any], refs: dict[str, str]) -> dict[str, Any]:

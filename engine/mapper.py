@@ -19,8 +19,10 @@ import orjson
 from engine.errors import RecordError
 from engine.ids import record_id
 from engine.runner import INCOMPLETE, STAND_IN, RunContext, iter_enriched
+from engine.scope_config import ScopeConfig
 from engine.secrets import redact_value, secret_pattern
 from engine.spec import Join, Lookup, Spec
+from engine.spec._jmes import root_fields
 from engine.store.base import MappedRecord, StoredRecord
 from schemas._loader import fast_model_check, model_validator
 
@@ -88,7 +90,8 @@ def _remote_id(value: Any) -> str | None:
 class RecordMapper:
     """Maps the records of one spec for one integration."""
 
-    def __init__(self, spec: Spec, ctx: RunContext, integration_id: str, secrets: Iterable[str] = ()) -> None:
+    def __init__(self, spec: Spec, ctx: RunContext, integration_id: str, secrets: Iterable[str] = (),
+                 scope: ScopeConfig | None = None) -> None:
         self.spec = spec
         self.integration_id = integration_id
         self.validator = model_validator(spec.model)
@@ -112,6 +115,15 @@ class RecordMapper:
             if key == self.source_key or key in dict(self.extra_keys).values():
                 key = f"{key}#{step.name}"
             self.extra_keys.append((step.name, key))
+        # scope config: disabled fields are not evaluated (null); the source keys and look-ups
+        # their expressions read are left out of remote_data (all of it without store_remote_data)
+        self.disabled = scope.disabled_fields(spec.model) if scope is not None else frozenset()
+        self.store_raw = scope is None or scope.store_remote_data
+        withheld = frozenset().union(*(root_fields(fm.expr.source) for fm in spec.fields if fm.name in self.disabled))
+        self.hidden = self.injected | withheld
+        self._fields = [f for f in self._fields if f[0] not in self.disabled]
+        self.disabled_nulls = dict.fromkeys(self.disabled)  # after spec.defaults too
+        self.extra_keys_kept = [(name, key) for name, key in self.extra_keys if name not in withheld]
 
     def map(self, raw: dict[str, Any]) -> MappedRecord:
         """Map one enriched record; raise ``RecordError`` with field, value and remote id."""
@@ -135,6 +147,8 @@ class RecordMapper:
                 value = self._ref_id(ref, value)
             fields[name] = value
         fields.update(spec.defaults)
+        if self.disabled:
+            fields.update(self.disabled_nulls)
         if not self.check(fields):
             # the reference validator has the last word and writes the message
             error = next(iter(self.validator.iter_errors(fields)), None)
@@ -182,20 +196,26 @@ class RecordMapper:
                 rec = self.map(raw)
             except RecordError:  # the stored answer no longer maps: keep the stored fields
                 raw.update(dict.fromkeys(prior))
-        kept = {f for n in names if raw.get(n) is None for f in self.feeds.get(n, ()) if f in old.fields}
+        kept = {f for n in names if raw.get(n) is None for f in self.feeds.get(n, ())
+                if f in old.fields and f not in self.disabled}
         if not kept:
             return rec
         fields = {**rec.fields, **{f: old.fields[f] for f in kept}}
         return dataclasses.replace(rec, fields=fields, content_hash=canonical_hash(fields))
 
     def _remote_data(self, raw: dict[str, Any]) -> tuple[dict[str, Any], str]:
-        """The record's ``remote_data`` (secrets redacted) and its canonical hash (encoded once)."""
+        """The record's ``remote_data`` (secrets redacted, scope-withheld keys left out) and its
+        canonical hash (encoded once)."""
+        if not self.store_raw:
+            return {}, _digest(b"{}")
+        hidden = self.hidden
         if self.group_as is not None:  # a grouped record is its rows: keep them once, not the first twice
-            own = {self.group_as: [{k: v for k, v in row.items() if k not in self.injected} for row in raw[self.group_as]]}
+            rows = [] if self.group_as in hidden else raw[self.group_as]
+            own = {self.group_as: [{k: v for k, v in row.items() if k not in hidden} for row in rows]}
         else:
-            own = {k: v for k, v in raw.items() if k not in self.injected}
+            own = {k: v for k, v in raw.items() if k not in hidden}
         data = {self.source_key: own}
-        for name, key in self.extra_keys:
+        for name, key in self.extra_keys_kept:
             if raw.get(name) is not None:
                 data[key] = raw[name]
         text = canonical_json(data)
@@ -232,13 +252,14 @@ def _release(mapper: RecordMapper, held: list[tuple[dict[str, Any], MappedRecord
 
 
 def iter_mapped(ctx: RunContext, spec: Spec, integration_id: str, secrets: Iterable[str] = (),
-                stored: StoredReader | None = None) -> Iterator[MappedRecord | RecordError]:
+                stored: StoredReader | None = None, scope: ScopeConfig | None = None) -> Iterator[MappedRecord | RecordError]:
     """Every record of *spec*, mapped; invalid ones are yielded as ``RecordError`` (never
     dropped silently). A remote id seen twice in one stream is yielded once, with a warning.
 
     *stored* reads the stored records: with it, a record whose look-up failed with an ignored
-    error keeps what is stored for the fields that look-up feeds (``RecordMapper.keep_stored``)."""
-    mapper = RecordMapper(spec, ctx, integration_id, secrets)
+    error keeps what is stored for the fields that look-up feeds (``RecordMapper.keep_stored``).
+    *scope* (``engine.scope_config``) leaves disabled fields unmapped and trims ``remote_data``."""
+    mapper = RecordMapper(spec, ctx, integration_id, secrets, scope)
     seen: set[str] = set()
     duplicates = 0
     for rec in _mapped(mapper, iter_enriched(ctx, spec), stored):

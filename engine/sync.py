@@ -35,6 +35,7 @@ from engine.ids import record_id
 from engine.mapper import iter_mapped
 from engine.plugins import connectors, get_plugin_manager
 from engine.runner import RunContext
+from engine.scope_config import ScopeConfig, purge_disabled, scope_config_for
 from engine.spec import SpecSet, function_set
 from engine.spec._dirs import SpecFile, load_connector_specs
 from engine.store.base import Integration, MappedRecord, RunFenced, Store, StoredRecord, SyncRun, WriteCounts
@@ -244,7 +245,10 @@ class SyncEngine:
             self.pm.hook.lmsync_sync_started(integration=integration, run=run)
             with _Heartbeat(self.store, run.id, self.heartbeat_s) as beat:
                 ctx = self.context(integration, transport, kind=kind, since=since)
-                seen = {m: self._sync_model(integration, ctx, m, run, transport, on_progress, beat) for m in wanted}
+                scope = scope_config_for(self.store, integration.id)
+                purge_disabled(self.store, integration.id, scope, run)
+                seen = {m: self._sync_model(integration, ctx, m, run, transport, on_progress, beat, scope)
+                        for m in wanted if scope.model_enabled(m)}
                 if kind == "FULL":
                     apply_deletions(self.store, integration, run, seen, now_utc())
             run.warnings.extend(ctx.warnings)
@@ -299,7 +303,10 @@ class SyncEngine:
             keep = set(wanted)
             found: list[MappedRecord] = []
             stored = functools.partial(self.store.get_many, integration.id, model)
-            for item in iter_mapped(ctx, ctx.specset.specs[model], integration.id, secrets, stored):
+            scope = scope_config_for(self.store, integration.id)
+            if not scope.model_enabled(model):  # its rows are removed, not re-read
+                return []
+            for item in iter_mapped(ctx, ctx.specset.specs[model], integration.id, secrets, stored, scope):
                 if isinstance(item, RecordError):
                     if item.remote_id in keep:
                         raise item
@@ -330,6 +337,7 @@ class SyncEngine:
         transport: Transport,
         on_progress: Callable[[ModelProgress], None] | None,
         beat: _Heartbeat | None = None,
+        scope: ScopeConfig | None = None,
     ) -> set[str]:
         spec = ctx.specset.specs[model]
         started = time.perf_counter()
@@ -346,7 +354,7 @@ class SyncEngine:
             batch: list[MappedRecord] = []
             regressions = RegressionFilter(self.store, integration, model, run)
             stored = functools.partial(self.store.get_many, integration.id, model)
-            for item in iter_mapped(ctx, spec, integration.id, secrets, stored):
+            for item in iter_mapped(ctx, spec, integration.id, secrets, stored, scope):
                 progress.read += 1
                 if isinstance(item, RecordError):
                     progress.invalid += 1

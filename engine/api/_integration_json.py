@@ -9,6 +9,7 @@ from typing import Any
 from engine.connect import end_user_of, setup_status
 from engine.guard import held_counts
 from engine.models import MODELS
+from engine.scope_config import ScopeConfig, scope_config_for
 from engine.store.base import Integration, Store
 
 from ._serialize import iso
@@ -46,16 +47,27 @@ def _availability(integration: Integration, *names: str) -> tuple[bool, str]:
     return value in ("OK", "DEGRADED"), "SUPPORTED"  # DEGRADED: usable, some fields withheld
 
 
-def _entry(entry_id: str, label: str, available: tuple[bool, str]) -> dict[str, Any]:
+def _entry(entry_id: str, label: str, available: tuple[bool, str], setting: str = "ENABLED",
+           fields: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "id": entry_id,
         "label": label,
-        "is_available": available[0],
+        "is_available": available[0] and setting != "DISABLED",
         "coverage_status": available[1],
-        "scope_config_setting": "ENABLED",
+        "scope_config_setting": setting,
         "opted_out_by_customer": False,
-        "fields": [],
+        "fields": fields or [],
     }
+
+
+def _model_entry(name: str, integration: Integration, scope: ScopeConfig) -> dict[str, Any]:
+    """A read model with its fields' scope config settings."""
+    m = MODELS[name]
+    available = _availability(integration, name, m.webhook_name)
+    fields = [{"id": f, "is_available": available[0] and scope.field_setting(name, f) != "DISABLED",
+               "coverage_status": available[1], "scope_config_setting": scope.field_setting(name, f),
+               "opted_out_by_customer": False} for f in m.fields]
+    return _entry(m.webhook_name, _MODEL_LABELS.get(name, name), available, scope.model_setting(name), fields)
 
 
 def _tool(integration: Integration, services: ApiServices) -> dict[str, Any]:
@@ -91,6 +103,7 @@ def _last_sync(store: Store, integration: Integration) -> dict[str, Any] | None:
 def integration_json(store: Store, integration: Integration, services: ApiServices) -> dict[str, Any]:
     """The ``data`` object of ``GET /integrations/{id}``."""
     created = integration.created_at or datetime.now(timezone.utc)
+    scope = scope_config_for(store, integration.id)
     return {
         "id": integration.id,
         "tool": _tool(integration, services),
@@ -98,16 +111,14 @@ def integration_json(store: Store, integration: Integration, services: ApiServic
         "status": "ACTIVE" if integration.enabled else "INACTIVE",
         "setup_status": setup_status(store, integration),
         "end_user": end_user_of(store, integration).payload(),
-        "scope_config": {"id": "default", "name": None},
+        "scope_config": {"id": scope.id, "name": scope.name},
         "data_expired_at": None,
         "created_at": iso(created),
         "beta": False,
-        "read_models": [
-            _entry(m.webhook_name, _MODEL_LABELS.get(name, name), _availability(integration, name, m.webhook_name))
-            for name, m in MODELS.items()
-        ],
+        "read_models": [_model_entry(name, integration, scope) for name in MODELS],
         "write_actions": [
-            _entry(aid, label, _availability(integration, short, aid)) for aid, short, label in WRITE_ACTIONS
+            _entry(aid, label, _availability(integration, short, aid), scope.action_setting(short))
+            for aid, short, label in WRITE_ACTIONS
         ],
         "lmsync_last_sync": _last_sync(store, integration),
     }

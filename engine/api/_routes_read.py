@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from engine.scope_config import ScopeConfig, scope_config_for
 from engine.store.base import Query, Store
 
 from ._auth import authenticate, header_integration_id, scoped_integration
@@ -20,6 +21,7 @@ from ._errors import FastJSONResponse
 from ._params import ListParams, parse_list_params
 from ._readahead import ReadAhead
 from ._routes_fields import with_integration_fields
+from ._scope_configs import apply_scope, check_filters, check_model_enabled
 
 __all__ = ["read_routes", "ListEndpoint", "LIST_ENDPOINTS"]
 
@@ -74,15 +76,17 @@ class _Page:
 
 
 def _render_page(store: Store, iid: str, ep: ListEndpoint, params: ListParams, q_hash: str,
-             after: str | None, snapshot: datetime) -> _Page:
-    """One page after *after* (keyset) as of *snapshot*, rendered."""
+             after: str | None, snapshot: datetime, scope: ScopeConfig | None = None) -> _Page:
+    """One page after *after* (keyset) as of *snapshot*, rendered as *scope* (the integration's
+    scope config, looked up when not given) lets it be served."""
     query = _build_query(iid, ep, params)
     query.after_id, query.snapshot = after, snapshot
     rows = store.query(query)
     page = rows[: params.page_size]
     more = len(rows) > params.page_size
     nxt = encode_cursor(Cursor(page[-1].id, snapshot, q_hash)) if more else None
-    results = compose_page(store, iid, ep.model, page, params.include_deleted)
+    results = apply_scope(compose_page(store, iid, ep.model, page, params.include_deleted), ep.model,
+                          scope or scope_config_for(store, iid))
     with_integration_fields(store, iid, ep.model, page, results)
     body = {"status": "success", "data": {"next": nxt, "results": results}}
     return _Page(FastJSONResponse.render_bytes(body), page[-1].id if more else None)
@@ -91,7 +95,9 @@ def _render_page(store: Store, iid: str, ep: ListEndpoint, params: ListParams, q
 def _list_page(store: Store, ahead: ReadAhead | None, request: Request, ep: ListEndpoint) -> bytes:
     key = authenticate(store, request)
     iid = scoped_integration(store, key, header_integration_id(request)).id
+    scope = check_model_enabled(store, iid, ep.model)
     params = parse_list_params(request.query_params, ep.extra_lists)
+    check_filters(scope, params.lists)
     now = datetime.now(timezone.utc)
     q_hash = filters_hash({"model": ep.model, "iid": iid, **params.filter_parts()})
     after, snapshot = None, now
@@ -101,10 +107,10 @@ def _list_page(store: Store, ahead: ReadAhead | None, request: Request, ep: List
     ident = (key.key_id, iid, ep.path, q_hash, params.page_size, snapshot)
     page = ahead.take((*ident, after)) if ahead is not None and after is not None else None
     if page is None:
-        page = _render_page(store, iid, ep, params, q_hash, after, snapshot)
+        page = _render_page(store, iid, ep, params, q_hash, after, snapshot, scope)
     if ahead is not None and page.next_after is not None:
         ahead.submit((*ident, page.next_after), iid, ep.reads,
-                     functools.partial(_render_page, store, iid, ep, params, q_hash, page.next_after, snapshot))
+                     functools.partial(_render_page, store, iid, ep, params, q_hash, page.next_after, snapshot, scope))
     return page.body
 
 

@@ -10,6 +10,7 @@ import click
 import typer
 
 from engine.cli import _actions, _admin, _capture, _connect, _deletions, _mappings, _sync, _tools, _webhooks, _workers
+from engine.cli._scope_configs import scope_configs
 from engine.cli._common import err, user_error
 from engine.plugins import get_plugin_manager
 
@@ -35,6 +36,7 @@ app.command("scope-test")(_tools.scope_test)
 app.command("test-model")(_tools.test_model)
 app.add_typer(_webhooks.webhooks, name="webhooks")
 app.add_typer(_deletions.deletions, name="deletions")
+app.add_typer(scope_configs, name="scope-configs")
 app.add_typer(_connect.connect, name="connect")
 app.command("worker")(_workers.worker)
 app.command("scheduler")(_workers.scheduler)

@@ -13,7 +13,7 @@ from engine.models import MODELS
 
 __all__ = ["Types", "SCHEMA_VERSION", "record_table", "ref_columns", "migrations"]
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 @dataclass(frozen=True)
@@ -247,8 +247,25 @@ def _v8(t: Types) -> list[str]:
     ]
 
 
+def _v9(t: Types) -> list[str]:
+    """Scope configs (``engine.scope_config``, ``engine.store._scope_configs``) and which one each
+    integration is bound to (none: the built-in ``default``)."""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS scope_configs (
+    id {t.key} PRIMARY KEY,
+    name {t.text} NOT NULL UNIQUE,
+    config {t.json} NOT NULL,
+    created_at {t.ts} NOT NULL
+)""",
+        f"""CREATE TABLE IF NOT EXISTS integration_scope_configs (
+    integration_id {t.key} PRIMARY KEY,
+    scope_config_id {t.key} NOT NULL
+)""",
+    ]
+
+
 def migrations(t: Types) -> list[tuple[int, list[str]]]:
     """``[(version, statements)]`` in order. Each migration runs in one transaction with its
     ``schema_version`` row, so it is applied once; the ``CREATE`` statements are idempotent too."""
     return [(1, _v1(t)), (2, _v2(t)), (3, _v3(t)), (4, _v4(t)), (5, _v5(t)), (6, _v6(t)), (7, _v7(t)),
-            (8, _v8(t))]
+            (8, _v8(t)), (9, _v9(t))]

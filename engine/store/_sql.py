@@ -25,6 +25,7 @@ from engine.store._writer import SQLWriter, pack_hashes
 from engine.store._connect import ConnectSQLMixin
 from engine.store._fields import FieldsSQLMixin
 from engine.store._held import HeldSQLMixin
+from engine.store._scope_configs import ScopeConfigSQLMixin
 from engine.store._webhooks import WebhookSQLMixin
 from engine.store.base import (
     ActionTask,
@@ -51,7 +52,7 @@ _ABANDONED = "abandoned (no heartbeat)"
 _ID_CHUNK = 20_000
 
 
-class SQLStore(HeldSQLMixin, WebhookSQLMixin, ConnectSQLMixin, FieldsSQLMixin, Store, abc.ABC):
+class SQLStore(HeldSQLMixin, WebhookSQLMixin, ConnectSQLMixin, FieldsSQLMixin, ScopeConfigSQLMixin, Store, abc.ABC):
     """Shared implementation; see the module docstring for the backend hooks."""
 
     dialect: Dialect
@@ -240,7 +241,8 @@ class SQLStore(HeldSQLMixin, WebhookSQLMixin, ConnectSQLMixin, FieldsSQLMixin, S
             cur.execute(self._q("DELETE FROM sync_runs WHERE integration_id = ?"), [integration_id])
             cur.execute(self._q("DELETE FROM action_tasks WHERE integration_id = ?"), [integration_id])
             # every table with an integration_id (webhook deliveries stay: they are the delivery log)
-            for table in ("model_versions", "held_changes", "integration_fields", "integration_field_scans"):
+            for table in ("model_versions", "held_changes", "integration_fields", "integration_field_scans",
+                          "integration_scope_configs"):
                 cur.execute(self._q(f"DELETE FROM {table} WHERE integration_id = ?"), [integration_id])
             self._remove_connect_rows(cur, integration_id)
             cur.execute(self._q("DELETE FROM integrations WHERE id = ?"), [integration_id])

@@ -1,0 +1,210 @@
+"""Scope configs: what a sync of an integration reads and stores, and what the API serves.
+
+A scope config is named and stored (``engine.store._scope_configs``); each integration is bound
+to one, and the built-in ``default`` (everything enabled, ``remote_data`` stored, every write
+action allowed) applies until another is bound. Its JSON form (what the store keeps)::
+
+    {"models":  {"skills": "DISABLED"},             # model -> ENABLED | DISABLED | OPTIONAL
+     "fields":  {"users.work_email": "DISABLED"},   # model.field -> ENABLED | DISABLED | OPTIONAL
+     "actions": {"enroll": "DISABLED"},             # action -> ENABLED | DISABLED | OPTIONAL
+     "store_remote_data": false}
+
+Anything not named is ENABLED. OPTIONAL is Kombo's "the end user may opt out"; lmsync has no
+opt-out step, so it behaves as ENABLED (and is shown as OPTIONAL). A disabled model is not read
+(no calls) and its stored rows are removed at the next sync; a disabled field is not mapped
+(stored and served as ``null``) and the source keys its expression reads are left out of
+``remote_data``. Only fields whose unified schema allows ``null`` can be disabled.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from engine.errors import LmsyncError
+from engine.models import MODELS, get_model
+
+__all__ = [
+    "ScopeConfig",
+    "ScopeConfigError",
+    "DEFAULT_ID",
+    "SETTINGS",
+    "ACTION_NAMES",
+    "parse_config",
+    "default_config",
+    "scope_config_for",
+    "purge_disabled",
+]
+
+DEFAULT_ID = "default"
+SETTINGS = ("ENABLED", "DISABLED", "OPTIONAL")
+#: lmsync write-action name -> Kombo action id (the same table as ``engine.scope.ACTION_IDS``;
+#: kept here so this module imports no store code; a test checks they agree)
+ACTION_NAMES: dict[str, str] = {
+    "upsert_course": "lms_upsert_courses",
+    "deactivate_course": "lms_deactivate_course",
+    "enroll": "lms_create_course_progression",
+    "complete": "lms_complete_course_progression",
+}
+_BY_KOMBO_ID = {v: k for k, v in ACTION_NAMES.items()}
+_KEYS = ("models", "fields", "actions", "store_remote_data")
+
+
+class ScopeConfigError(LmsyncError):
+    """A scope config is invalid; the message names the key and the value."""
+
+
+@dataclass(frozen=True)
+class ScopeConfig:
+    """One scope config. ``models``/``fields``/``actions`` hold only the settings that are not
+    ENABLED-by-omission; use the ``*_setting`` methods to read them."""
+
+    id: str
+    name: str
+    models: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, str] = field(default_factory=dict)  # "model.field" -> setting
+    actions: dict[str, str] = field(default_factory=dict)
+    store_remote_data: bool = True
+    created_at: datetime | None = None
+
+    def model_setting(self, model: str) -> str:
+        """ENABLED, DISABLED or OPTIONAL for *model*."""
+        return self.models.get(model, "ENABLED")
+
+    def field_setting(self, model: str, name: str) -> str:
+        """The setting of ``model.name`` (DISABLED when its model is disabled)."""
+        if self.model_setting(model) == "DISABLED":
+            return "DISABLED"
+        return self.fields.get(f"{model}.{name}", "ENABLED")
+
+    def action_setting(self, action: str) -> str:
+        """The setting of write action *action* (lmsync name or Kombo id)."""
+        return self.actions.get(_BY_KOMBO_ID.get(action, action), "ENABLED")
+
+    def model_enabled(self, model: str) -> bool:
+        """Whether *model* is read, stored and served."""
+        return self.model_setting(model) != "DISABLED"
+
+    def action_enabled(self, action: str) -> bool:
+        """Whether write action *action* may run."""
+        return self.action_setting(action) != "DISABLED"
+
+    def disabled_fields(self, model: str) -> frozenset[str]:
+        """The unified fields of *model* that are not mapped (stored and served as null)."""
+        return frozenset(k.split(".", 1)[1] for k, v in self.fields.items()
+                         if v == "DISABLED" and k.split(".", 1)[0] == model)
+
+    def as_json(self) -> dict[str, Any]:
+        """The stored JSON form (see the module docstring)."""
+        return {"models": dict(self.models), "fields": dict(self.fields), "actions": dict(self.actions),
+                "store_remote_data": self.store_remote_data}
+
+    def summary(self) -> dict[str, Any]:
+        """``{id, name, ...settings}`` for listings."""
+        return {"id": self.id, "name": self.name, **self.as_json(),
+                "created_at": self.created_at.isoformat() if self.created_at else None}
+
+
+def default_config() -> ScopeConfig:
+    """The built-in config every integration has until another is bound."""
+    return ScopeConfig(id=DEFAULT_ID, name=DEFAULT_ID)
+
+
+@lru_cache(maxsize=None)
+def _nullable(model: str) -> frozenset[str]:
+    """The unified fields of *model* whose mapped schema allows null (those that can be disabled)."""
+    from schemas._loader import load_schema
+
+    props = load_schema(get_model(model).schema_file)["$defs"]["mapped"]["properties"]
+    out = set()
+    for name, prop in props.items():
+        kind = prop.get("type")
+        if kind == "null" or (isinstance(kind, list) and "null" in kind):
+            out.add(name)
+    return frozenset(out)
+
+
+def _guess(value: str, options: list[str]) -> str:
+    found = difflib.get_close_matches(value, options, n=1)
+    return f"; did you mean {found[0]!r}?" if found else ""
+
+
+def _setting(where: str, value: Any) -> str:
+    if not isinstance(value, str) or value.upper() not in SETTINGS:
+        raise ScopeConfigError(f"{where}: {value!r} is not a setting; expected one of {', '.join(SETTINGS)}")
+    return value.upper()
+
+
+def _check_model(where: str, model: Any) -> str:
+    if model not in MODELS:
+        raise ScopeConfigError(f"{where}: unknown model {model!r}{_guess(str(model), list(MODELS))} "
+                               f"(models: {', '.join(MODELS)})")
+    return model
+
+
+def _mapping(config: dict[str, Any], key: str) -> dict[str, Any]:
+    value = config.get(key, {})
+    if not isinstance(value, dict):
+        raise ScopeConfigError(f"{key}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def parse_config(config_id: str, name: str, config: Any, created_at: datetime | None = None) -> ScopeConfig:
+    """A validated ``ScopeConfig`` from its JSON form; ``ScopeConfigError`` names the bad spot."""
+    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+        raise ScopeConfigError(f"name: {name!r} must be 1 to 100 characters")
+    if not isinstance(config, dict):
+        raise ScopeConfigError(f"scope config {name!r}: expected an object, got {type(config).__name__}")
+    unknown = [k for k in config if k not in _KEYS]
+    if unknown:
+        raise ScopeConfigError(f"scope config {name!r}: unknown key {unknown[0]!r}{_guess(unknown[0], list(_KEYS))} "
+                               f"(keys: {', '.join(_KEYS)})")
+    models = {_check_model(f"models.{m}", m): _setting(f"models.{m}", v) for m, v in _mapping(config, "models").items()}
+    fields: dict[str, str] = {}
+    for key, value in _mapping(config, "fields").items():
+        model, _, fname = str(key).partition(".")
+        _check_model(f"fields.{key}", model)
+        known = list(MODELS[model].fields)
+        if fname not in known:
+            raise ScopeConfigError(f"fields.{key}: {model} has no field {fname!r}{_guess(fname, known)} "
+                                   f"(fields: {', '.join(known)})")
+        setting = _setting(f"fields.{key}", value)
+        if setting == "DISABLED" and fname not in _nullable(model):
+            raise ScopeConfigError(f"fields.{key}: cannot be DISABLED, the {model} model requires a value "
+                                   f"(fields that can: {', '.join(sorted(_nullable(model) & set(known)))})")
+        fields[f"{model}.{fname}"] = setting
+    actions: dict[str, str] = {}
+    for key, value in _mapping(config, "actions").items():
+        action = _BY_KOMBO_ID.get(key, key)
+        if action not in ACTION_NAMES:
+            options = [*ACTION_NAMES, *_BY_KOMBO_ID]
+            raise ScopeConfigError(f"actions.{key}: unknown action{_guess(str(key), options)} "
+                                   f"(actions: {', '.join(ACTION_NAMES)})")
+        actions[action] = _setting(f"actions.{key}", value)
+    store_raw = config.get("store_remote_data", True)
+    if not isinstance(store_raw, bool):
+        raise ScopeConfigError(f"store_remote_data: expected true or false, got {store_raw!r}")
+    return ScopeConfig(id=config_id, name=name.strip(), models=models, fields=fields, actions=actions,
+                       store_remote_data=store_raw, created_at=created_at)
+
+
+def scope_config_for(store: Any, integration_id: str) -> ScopeConfig:
+    """The config *integration_id* is bound to (the default on a store without scope configs)."""
+    lookup = getattr(store, "scope_config_of", None)
+    return lookup(integration_id) if lookup is not None else default_config()
+
+
+def purge_disabled(store: Any, integration_id: str, scope: ScopeConfig, run: Any) -> None:
+    """Remove the stored rows of every model *scope* disables (narrowing), noting each in
+    ``run.stats`` as ``{"scope_config": "DISABLED", "deleted": n, ...}``."""
+    for model in MODELS:
+        if scope.model_enabled(model):
+            continue
+        gone = store.purge_model(integration_id, model)
+        run.stats[model] = {"created": 0, "updated": 0, "unchanged": 0, "deleted": gone, "invalid": 0,
+                            "calls": 0, "retries": 0, "seconds": 0.0, "scope_config": "DISABLED"}
+        if gone:
+            run.warnings.append(f"scope config {scope.name!r}: {model} is disabled; its {gone:,} stored records were removed")
