@@ -63,7 +63,7 @@ class ScopeConfigSQLMixin:
 
     def scope_config_of(self, integration_id: str) -> ScopeConfig:
         """The config *integration_id* is bound to (the built-in default without a binding)."""
-        rows = self._fetchall(f"SELECT c.id, c.name, c.config, c.created_at FROM integration_scope_configs b"  # type: ignore[attr-defined]
+        rows = self._fetchall("SELECT c.id, c.name, c.config, c.created_at FROM integration_scope_configs b"  # type: ignore[attr-defined]
                               " JOIN scope_configs c ON c.id = b.scope_config_id WHERE b.integration_id = ?",
                               [integration_id])
         return self._scope_from_row(rows[0]) if rows else default_config()
