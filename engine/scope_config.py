@@ -7,13 +7,18 @@ action allowed) applies until another is bound. Its JSON form (what the store ke
     {"models":  {"skills": "DISABLED"},             # model -> ENABLED | DISABLED | OPTIONAL
      "fields":  {"users.work_email": "DISABLED"},   # model.field -> ENABLED | DISABLED | OPTIONAL
      "actions": {"enroll": "DISABLED"},             # action -> ENABLED | DISABLED | OPTIONAL
-     "store_remote_data": false}
+     "store_remote_data": false,
+     "custom_fields": {"users": [{"key": "shirt_size", "label": "Shirt size"}]}}
 
 Anything not named is ENABLED. OPTIONAL is Kombo's "the end user may opt out"; lmsync has no
 opt-out step, so it behaves as ENABLED (and is shown as OPTIONAL). A disabled model is not read
 (no calls) and its stored rows are removed at the next sync; a disabled field is not mapped
 (stored and served as ``null``) and the source keys its expression reads are left out of
 ``remote_data``. Only fields whose unified schema allows ``null`` can be disabled.
+
+``custom_fields`` declares the API client's own keys per model (``CUSTOM_FIELD_MODELS``); each
+integration maps a key to one of its integration fields (``engine.api._routes_custom_fields``) and
+read endpoints answer ``custom_fields: {key: value}``.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ __all__ = [
     "DEFAULT_ID",
     "SETTINGS",
     "ACTION_NAMES",
+    "CUSTOM_FIELD_MODELS",
+    "CustomFieldDecl",
     "parse_config",
     "default_config",
     "scope_config_for",
@@ -50,7 +57,19 @@ ACTION_NAMES: dict[str, str] = {
     "complete": "lms_complete_course_progression",
 }
 _BY_KOMBO_ID = {v: k for k, v in ACTION_NAMES.items()}
-_KEYS = ("models", "fields", "actions", "store_remote_data")
+_KEYS = ("models", "fields", "actions", "store_remote_data", "custom_fields")
+#: models whose read results carry ``custom_fields`` (the same as ``engine.api._routes_fields.FIELD_MODELS``)
+CUSTOM_FIELD_MODELS = ("users", "skills", "courses")
+_MAX_KEY = 100
+
+
+@dataclass(frozen=True)
+class CustomFieldDecl:
+    """One custom field key a scope config declares for a model."""
+
+    model: str
+    key: str
+    label: str | None = None
 
 
 class ScopeConfigError(LmsyncError):
@@ -69,6 +88,7 @@ class ScopeConfig:
     actions: dict[str, str] = field(default_factory=dict)
     store_remote_data: bool = True
     created_at: datetime | None = None
+    custom_fields: tuple[CustomFieldDecl, ...] = ()
 
     def model_setting(self, model: str) -> str:
         """ENABLED, DISABLED or OPTIONAL for *model*."""
@@ -99,8 +119,14 @@ class ScopeConfig:
 
     def as_json(self) -> dict[str, Any]:
         """The stored JSON form (see the module docstring)."""
-        return {"models": dict(self.models), "fields": dict(self.fields), "actions": dict(self.actions),
-                "store_remote_data": self.store_remote_data}
+        out: dict[str, Any] = {"models": dict(self.models), "fields": dict(self.fields),
+                               "actions": dict(self.actions), "store_remote_data": self.store_remote_data}
+        if self.custom_fields:  # left out when empty: configs stored before it read back the same
+            grouped: dict[str, list[dict[str, Any]]] = {}
+            for c in self.custom_fields:
+                grouped.setdefault(c.model, []).append({"key": c.key, **({"label": c.label} if c.label else {})})
+            out["custom_fields"] = grouped
+        return out
 
     def summary(self) -> dict[str, Any]:
         """``{id, name, ...settings}`` for listings."""
@@ -152,6 +178,31 @@ def _mapping(config: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
+def _custom_fields(config: dict[str, Any]) -> tuple[CustomFieldDecl, ...]:
+    out: list[CustomFieldDecl] = []
+    for model, entries in _mapping(config, "custom_fields").items():
+        if model not in CUSTOM_FIELD_MODELS:
+            raise ScopeConfigError(f"custom_fields.{model}: unknown model{_guess(str(model), list(CUSTOM_FIELD_MODELS))} "
+                                   f"(models with custom fields: {', '.join(CUSTOM_FIELD_MODELS)})")
+        if not isinstance(entries, list):
+            raise ScopeConfigError(f"custom_fields.{model}: expected a list of {{key, label?}}, got {type(entries).__name__}")
+        seen: set[str] = set()
+        for i, entry in enumerate(entries):
+            where = f"custom_fields.{model}[{i}]"
+            if not isinstance(entry, dict) or set(entry) - {"key", "label"}:
+                raise ScopeConfigError(f"{where}: expected an object with 'key' and an optional 'label', got {entry!r}")
+            key, label = entry.get("key"), entry.get("label")
+            if not isinstance(key, str) or not key.strip() or len(key) > _MAX_KEY or key != key.strip():
+                raise ScopeConfigError(f"{where}.key: {key!r} must be 1 to {_MAX_KEY} characters without surrounding spaces")
+            if key in seen:
+                raise ScopeConfigError(f"{where}.key: {key!r} is declared twice for {model}")
+            if label is not None and not isinstance(label, str):
+                raise ScopeConfigError(f"{where}.label: expected a string or null, got {label!r}")
+            seen.add(key)
+            out.append(CustomFieldDecl(model, key, label or None))
+    return tuple(out)
+
+
 def parse_config(config_id: str, name: str, config: Any, created_at: datetime | None = None) -> ScopeConfig:
     """A validated ``ScopeConfig`` from its JSON form; ``ScopeConfigError`` names the bad spot."""
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
@@ -188,7 +239,7 @@ def parse_config(config_id: str, name: str, config: Any, created_at: datetime | 
     if not isinstance(store_raw, bool):
         raise ScopeConfigError(f"store_remote_data: expected true or false, got {store_raw!r}")
     return ScopeConfig(id=config_id, name=name.strip(), models=models, fields=fields, actions=actions,
-                       store_remote_data=store_raw, created_at=created_at)
+                       store_remote_data=store_raw, created_at=created_at, custom_fields=_custom_fields(config))
 
 
 def scope_config_for(store: Any, integration_id: str) -> ScopeConfig:

@@ -20,6 +20,7 @@ from ._errors import EXCEPTION_HANDLERS, CatchAllMiddleware
 from ._readahead import ReadAhead
 from ._routes_actions import action_routes
 from ._routes_connect import connect_routes
+from ._routes_custom_fields import custom_field_routes
 from ._routes_fields import field_routes
 from ._scope_configs import scope_config_routes
 from ._routes_platform import platform_routes
@@ -69,7 +70,7 @@ def create_app(store: Store, *, services: ApiServices, read_ahead: bool = True) 
     getattr(store, "box", None)  # a broken secret key refuses start-up (ConfigError) rather than 500 each request
     doc_bytes = json.dumps(served_openapi()).encode()
     routes = _one_route_per_path([*read_routes(), *platform_routes(), *action_routes(), *tool_routes(), *connect_routes(),
-                                  *connect_page_routes(), *console_routes(), *field_routes(), *scope_config_routes(), _openapi_route(doc_bytes)])
+                                  *connect_page_routes(), *console_routes(), *field_routes(), *custom_field_routes(), *scope_config_routes(), _openapi_route(doc_bytes)])
     app = Starlette(routes=routes, exception_handlers=dict(EXCEPTION_HANDLERS), middleware=[Middleware(CatchAllMiddleware)])
     app.state.store = store
     app.state.services = services

@@ -37,7 +37,8 @@ from ._fields_openapi import FIELD_PATH, FIELDS_PATH, PATCH_BODY
 from ._routes_coverage import connector_specs, coverage_routes, installed
 from ._serialize import field_json, passthrough_values
 
-__all__ = ["field_routes", "with_integration_fields", "FIELD_MODELS", "source_keys", "field_id"]
+__all__ = ["field_routes", "with_integration_fields", "FIELD_MODELS", "source_keys", "field_id", "source_objects",
+           "FieldNotFound", "refresh_fields"]
 
 #: models whose read results carry ``integration_fields`` (their list endpoints)
 FIELD_MODELS = ("users", "skills", "courses")
@@ -181,17 +182,31 @@ def with_integration_fields(store: Store, iid: str, model: str, page: list[Store
     enabled = store.passthrough_fields(iid, model)  # type: ignore[attr-defined]
     if not enabled:
         return
+    found = source_objects(store, iid, model, page)
+    if found is None:
+        return
+    custom, sources = found
+    for own, out in zip(sources, results):
+        out["integration_fields"] = [*(out.get("integration_fields") or []), *passthrough_values(enabled, own, custom)]
+
+
+def source_objects(store: Store, iid: str, model: str, page: list[StoredRecord]
+                   ) -> tuple[dict[str, str] | None, list[dict[str, Any]]] | None:
+    """``(custom-field spec, the source-call object of each record of *page* in order)`` as read
+    from the stored ``remote_data`` (``{}`` for a record without one); ``None`` when the
+    integration's specs do not map *model*. Two store calls."""
     integration = store.get_integration(iid)
     source = source_keys(integration).get(model) if integration is not None else None
     if source is None:
-        return
+        return None
     custom = _custom_spec(integration.connector, model)  # type: ignore[union-attr]
     stored = store.get_many(iid, model, [r.id for r in page])
-    for rec, out in zip(page, results):
+    sources = []
+    for rec in page:
         remote = stored[rec.id].remote_data if rec.id in stored else None
         own = remote.get(source) if isinstance(remote, dict) else None
-        out["integration_fields"] = [*(out.get("integration_fields") or []),
-                                     *passthrough_values(enabled, own if isinstance(own, dict) else {}, custom)]
+        sources.append(own if isinstance(own, dict) else {})
+    return custom, sources
 
 
 def field_routes() -> list[Route]:

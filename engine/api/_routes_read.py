@@ -20,6 +20,7 @@ from ._cursor import Cursor, decode_cursor, encode_cursor, filters_hash
 from ._errors import FastJSONResponse
 from ._params import ListParams, parse_list_params
 from ._readahead import ReadAhead
+from ._routes_custom_fields import with_custom_fields
 from ._routes_fields import with_integration_fields
 from ._scope_configs import apply_scope, check_filters, check_model_enabled
 
@@ -88,6 +89,7 @@ def _render_page(store: Store, iid: str, ep: ListEndpoint, params: ListParams, q
     results = apply_scope(compose_page(store, iid, ep.model, page, params.include_deleted), ep.model,
                           scope or scope_config_for(store, iid))
     with_integration_fields(store, iid, ep.model, page, results)
+    with_custom_fields(store, iid, ep.model, page, results, scope)
     body = {"status": "success", "data": {"next": nxt, "results": results}}
     return _Page(FastJSONResponse.render_bytes(body), page[-1].id if more else None)
 

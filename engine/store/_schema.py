@@ -13,7 +13,7 @@ from engine.models import MODELS
 
 __all__ = ["Types", "SCHEMA_VERSION", "record_table", "ref_columns", "migrations"]
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 @dataclass(frozen=True)
@@ -264,8 +264,23 @@ def _v9(t: Types) -> list[str]:
     ]
 
 
+def _v10(t: Types) -> list[str]:
+    """Custom field mappings (``engine.store._custom_fields``): per integration, which integration
+    field a scope config's custom field key is read from."""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS custom_field_mappings (
+    integration_id {t.key} NOT NULL,
+    custom_field_id {t.key} NOT NULL,
+    model {t.key} NOT NULL,
+    field_key {t.text} NOT NULL,
+    integration_field_id {t.key},
+    PRIMARY KEY (integration_id, custom_field_id)
+)""",
+    ]
+
+
 def migrations(t: Types) -> list[tuple[int, list[str]]]:
     """``[(version, statements)]`` in order. Each migration runs in one transaction with its
     ``schema_version`` row, so it is applied once; the ``CREATE`` statements are idempotent too."""
     return [(1, _v1(t)), (2, _v2(t)), (3, _v3(t)), (4, _v4(t)), (5, _v5(t)), (6, _v6(t)), (7, _v7(t)),
-            (8, _v8(t)), (9, _v9(t))]
+            (8, _v8(t)), (9, _v9(t)), (10, _v10(t))]

@@ -23,6 +23,7 @@ from engine.store._schema import migrations
 from engine.store._summaries import SummaryCache
 from engine.store._writer import SQLWriter, pack_hashes
 from engine.store._connect import ConnectSQLMixin
+from engine.store._custom_fields import CustomFieldsSQLMixin
 from engine.store._fields import FieldsSQLMixin
 from engine.store._held import HeldSQLMixin
 from engine.store._scope_configs import ScopeConfigSQLMixin
@@ -52,7 +53,7 @@ _ABANDONED = "abandoned (no heartbeat)"
 _ID_CHUNK = 20_000
 
 
-class SQLStore(HeldSQLMixin, WebhookSQLMixin, ConnectSQLMixin, FieldsSQLMixin, ScopeConfigSQLMixin, Store, abc.ABC):
+class SQLStore(HeldSQLMixin, WebhookSQLMixin, ConnectSQLMixin, FieldsSQLMixin, ScopeConfigSQLMixin, CustomFieldsSQLMixin, Store, abc.ABC):
     """Shared implementation; see the module docstring for the backend hooks."""
 
     dialect: Dialect
@@ -242,7 +243,7 @@ class SQLStore(HeldSQLMixin, WebhookSQLMixin, ConnectSQLMixin, FieldsSQLMixin, S
             cur.execute(self._q("DELETE FROM action_tasks WHERE integration_id = ?"), [integration_id])
             # every table with an integration_id (webhook deliveries stay: they are the delivery log)
             for table in ("model_versions", "held_changes", "integration_fields", "integration_field_scans",
-                          "integration_scope_configs"):
+                          "integration_scope_configs", "custom_field_mappings"):
                 cur.execute(self._q(f"DELETE FROM {table} WHERE integration_id = ?"), [integration_id])
             self._remove_connect_rows(cur, integration_id)
             cur.execute(self._q("DELETE FROM integrations WHERE id = ?"), [integration_id])

@@ -137,6 +137,8 @@ class Call:
             if user.description:
                 out["description"] = user.description
                 out["descriptionformat"] = user.descriptionformat
+            if user.customfields:
+                out["customfields"] = [dict(f) for f in user.customfields]
         if level >= 3:
             out.update(username=user.username, auth=user.auth, confirmed=user.confirmed,
                        lang=user.lang, theme=user.theme, mailformat=user.mailformat,

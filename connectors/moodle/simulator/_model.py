@@ -50,6 +50,9 @@ class User:
     trackforums: int = 0
     timecreated: int = 0
     timemodified: int = 0
+    #: custom profile field data as user_get_user_details() answers it:
+    #: ``[{type, value, displayvalue, name, shortname}]`` (none by default)
+    customfields: list[dict] = field(default_factory=list)
 
 
 @dataclass(slots=True)
