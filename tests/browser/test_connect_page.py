@@ -1,7 +1,7 @@
 """The Connect page in a real browser (Playwright driving Debian's Chromium): the whole flow
 against the Moodle simulator from a link made by the API — a token missing functions, the
-matrix, the fix, a retry with the same link, the first sync's progress, integration-by-token —
-and remote data rendered as text. Screenshots go to ``$LMSYNC_SCREENSHOTS`` (else a temporary
+matrix, the fix, a retry with the same link, the first sync's progress, integration-by-token —,
+a relink keeping the record ids, and remote data rendered as text. Screenshots go to ``$LMSYNC_SCREENSHOTS`` (else a temporary
 folder; its path is printed)."""
 
 from __future__ import annotations
@@ -10,10 +10,13 @@ import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from connectors.moodle.simulator import ADMIN_TOKEN, REDUCED_TOKEN
+from engine.store.base import Query
 from tests.api.test_connect_page_http import XSS, connect_server, moodle
 
 CHROMIUM = "/usr/bin/chromium"
@@ -104,3 +107,35 @@ def test_remote_data_is_rendered_as_text(browser, server, shots):
         assert page.locator("img").count() == 0 and dialogs == []
         page.screenshot(path=str(shots / "4-escaped-site-name.png"), full_page=True)
         page.close()
+
+
+def test_relink_in_the_browser_keeps_the_integration_and_its_record_ids(browser, server, shots):
+    """A rotated token through a relink link: the same integration id, the same record ids."""
+    expect = sync_api.expect
+    with moodle() as (site, url):
+        page = browser.new_page()
+        page.goto(server.url + server.new_link(integration_tool="moodle"))
+        page.get_by_label("Site URL").fill(url)
+        page.get_by_role("button", name="Continue").click()
+        page.get_by_label("Moodle token").fill(ADMIN_TOKEN)
+        page.get_by_role("button", name="Connect").click()
+        expect(page.locator("#sync-state")).to_have_attribute("data-state", "succeeded", timeout=20_000)
+        iid = server.integration_by_token(page.locator("#connected").get_attribute("data-exchange-token")).json()["data"]["id"]
+        ids = sorted(r.id for r in server.store.query(Query(integration_id=iid, model="course_progressions", limit=1000)))
+        assert ids
+
+        rotated = "rotated-token-0123456789abcdef0123"
+        site.add_token(replace(site.tokens[ADMIN_TOKEN], token=rotated))
+        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.admin_key}"}) as admin:
+            relink = urlsplit(admin.post(f"/v1/integrations/{iid}/relink", json={}).json()["data"]["link"]).path
+        page.goto(server.url + relink)
+        expect(page.get_by_label("Site URL")).to_have_value(url)  # the integration's own site, prefilled
+        page.get_by_role("button", name="Continue").click()
+        page.get_by_label("Moodle token").fill(rotated)
+        page.get_by_role("button", name="Connect").click()
+        expect(page.locator("#connected")).to_contain_text("Your LMS is connected")
+        expect(page.locator("#sync-state")).to_have_attribute("data-state", "succeeded", timeout=20_000)
+        page.screenshot(path=str(shots / "5-relinked.png"), full_page=True)
+        page.close()
+    assert server.store.get_integration(iid).credentials["token"] == rotated
+    assert sorted(r.id for r in server.store.query(Query(integration_id=iid, model="course_progressions", limit=1000))) == ids

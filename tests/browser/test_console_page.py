@@ -5,7 +5,10 @@ the simulated site and syncing again), then sync now and watch the script follow
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
+
 import pytest
 
 from connectors.moodle.simulator import ADMIN_TOKEN
@@ -22,6 +25,9 @@ pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"{CHROMIUM} 
 
 def test_log_in_scope_test_explore_and_confirm_held_deletions(tmp_path):
     expect = sync_api.expect
+    shots = Path(os.environ.get("LMSYNC_SCREENSHOTS") or tmp_path / "console_screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    print(f"\nConsole screenshots: {shots}")
     with connect_server(tmp_path) as server, moodle() as (site, url):
         iid = "moodle:" + random_id()
         server.store.add_integration(Integration(iid, "moodle", url, {"token": ADMIN_TOKEN}))
@@ -44,11 +50,13 @@ def test_log_in_scope_test_explore_and_confirm_held_deletions(tmp_path):
             expect(row).to_contain_text(url)
             expect(row).to_contain_text("succeeded")
             expect(row.locator(".held")).to_contain_text("skills")
+            page.screenshot(path=str(shots / "console-1-integrations.png"), full_page=True)
 
             row.get_by_role("link", name=iid).click()
             page.get_by_role("button", name="Scope test").click()
             expect(page.locator('#scope-result tr[data-name="users"]')).to_contain_text("OK")
             expect(page.locator("#runs tr[data-run]")).to_have_count(2)
+            page.screenshot(path=str(shots / "console-2-integration-scope-test.png"), full_page=True)
 
             page.goto(server.url + "/console/explorer?size=4")
             page.get_by_label("Integration").select_option(iid)
@@ -61,6 +69,7 @@ def test_log_in_scope_test_explore_and_confirm_held_deletions(tmp_path):
             assert page.locator("#records tr[data-id]").first.get_attribute("data-id") != first
             page.locator("#records th a").first.click()
             expect(page.locator("#remote-data")).to_contain_text('"')
+            page.screenshot(path=str(shots / "console-3-record.png"), full_page=True)
 
             page.get_by_role("link", name="Integrations").click()
             page.get_by_role("button", name=f"Confirm {sum(held.stats[m].get('held_deletions', 0) for m in held.stats)} "
@@ -74,5 +83,6 @@ def test_log_in_scope_test_explore_and_confirm_held_deletions(tmp_path):
             expect(page.locator("#run-state")).to_have_attribute("data-state", "succeeded", timeout=10_000)
             expect(page.locator("#progress")).to_have_attribute("data-finished", "true")
             expect(page.locator('#progress tr[data-model="users"]')).to_have_attribute("data-state", "done")
+            page.screenshot(path=str(shots / "console-4-synced.png"), full_page=True)
             browser.close()
         assert server.store.count(iid, "skills") == 0
