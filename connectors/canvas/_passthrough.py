@@ -17,67 +17,27 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote
+from urllib.parse import parse_qsl, quote
 
 import httpx
 
 from connectors.canvas._transport import API_PREFIX, encode_params, site_root
 from engine.errors import ActionInputInvalid, ActionNotAvailable
-from engine.passthrough import send_raw
+from engine.passthrough import BODY_METHODS, PASSTHROUGH_METHODS, refused, safe_headers, send_raw, site_path, strip_secret_params
 from engine.store.base import Integration
 
 __all__ = ["passthrough", "site_url", "API_NAME"]
 
 API_NAME = "rest"
-_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-_BODY_METHODS = ("POST", "PUT", "PATCH")
-_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
-_CONTROL = re.compile(r"[\x00-\x20\x7f]")
-_DENIED_HEADERS = frozenset({
-    "host", "authorization", "proxy-authorization", "cookie", "content-length", "transfer-encoding",
-    "connection", "keep-alive", "upgrade", "te", "trailer", "expect", "forwarded", "x-forwarded-for",
-    "x-forwarded-host", "x-forwarded-proto", "x-real-ip", "proxy-connection", "content-type",
-})
 _SECRET_KEYS = ("access_token", "api_key")
-_MAX_DECODE = 5
-
-
-def _invalid(message: str) -> ActionInputInvalid:
-    return ActionInputInvalid(f"passthrough path refused: {message}")
-
-
-def _decoded(path: str) -> str:
-    for _ in range(_MAX_DECODE):
-        nxt = unquote(path)
-        if nxt == path:
-            return path
-        path = nxt
-    raise _invalid("too many levels of percent-encoding")
 
 
 def site_url(base_url: str, raw_path: str) -> tuple[str, list[tuple[str, str]]]:
     """The absolute URL for *raw_path* (relative to the site, under ``/api/v1``) and its query
     pairs; ``ActionInputInvalid`` for anything that would leave the site or ``/api/v1``."""
-    if not isinstance(raw_path, str) or not raw_path.startswith("/"):
-        raise _invalid("the path must start with '/api/v1/' (it is relative to the Canvas site)")
-    path, _, query = raw_path.partition("?")
-    decoded = _decoded(path)
-    if _CONTROL.search(decoded) or "#" in raw_path:
-        raise _invalid("white space, control characters and fragments are not allowed")
-    if decoded.startswith("//") or "\\" in decoded or "@" in decoded or "://" in decoded or _SCHEME.match(decoded.lstrip("/")):
-        raise _invalid("the path must stay on the integration's Canvas site")
-    segments: list[str] = []
-    for part in decoded.split("/")[1:]:
-        if part == "..":
-            if not segments:
-                raise _invalid("'..' would leave the Canvas site")
-            segments.pop()
-        elif part not in ("", "."):
-            segments.append(part)
+    segments, query = site_path(raw_path, "Canvas", start=f"{API_PREFIX}/")
     if segments[:2] != API_PREFIX.strip("/").split("/") or len(segments) < 3:
-        raise _invalid(f"only the REST API under {API_PREFIX}/ can be called")
-    if _CONTROL.search(unquote(query)) or "\\" in unquote(query):
-        raise _invalid("the query string contains control characters")
+        raise refused(f"only the REST API under {API_PREFIX}/ can be called")
     scheme, _host, _port, root = site_root(base_url)
     netloc = httpx.URL(base_url).netloc.decode()
     url = f"{scheme}://{netloc}{root}/" + "/".join(quote(s, safe="-._~!$&'()*+,;=:") for s in segments)
@@ -93,25 +53,6 @@ def _pairs(value: Any, what: str) -> list[tuple[str, str]]:
         return encode_params(value)
     except ValueError as exc:
         raise ActionInputInvalid(f"passthrough {what}: {exc}") from None
-
-
-def _headers(given: Any, warnings: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, value in (given or {}).items():
-        if not isinstance(name, str) or not isinstance(value, str) or _CONTROL.sub("", name) != name or "\n" in value or "\r" in value:
-            raise ActionInputInvalid(f"passthrough header {name!r} is not a valid header")
-        if name.lower() in _DENIED_HEADERS:
-            warnings.append(f"header {name} was dropped: lmsync sets it")
-            continue
-        out[name] = value
-    return out
-
-
-def _strip_secrets(pairs: list[tuple[str, str]], warnings: list[str]) -> list[tuple[str, str]]:
-    kept = [(k, v) for k, v in pairs if k.lower() not in _SECRET_KEYS]
-    if len(kept) != len(pairs):
-        warnings.append("a token parameter was dropped: lmsync sends the integration's token")
-    return kept
 
 
 def _from_call(request: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +75,7 @@ def _from_call(request: dict[str, Any]) -> dict[str, Any]:
     path = re.sub(r"\{(\w+)\}", fill, path.strip())
     if missing:
         raise ActionInputInvalid(f"passthrough call {request['call']!r}: give {', '.join(missing)} (--param {missing[0]}=…)")
-    if method in _BODY_METHODS:
+    if method in BODY_METHODS:
         return {**request, "method": method, "path": path, "data": rest or None}
     return {**request, "method": method, "path": path, "params": {**(request.get("params") or {}), **rest}, "data": None}
 
@@ -144,18 +85,18 @@ def build(integration: Integration, request: dict[str, Any], warnings: list[str]
     if request.get("call"):
         request = _from_call(request)
     method = str(request.get("method") or "GET").upper()
-    if method not in _METHODS:
-        raise ActionInputInvalid(f"passthrough method must be one of {', '.join(_METHODS)}")
+    if method not in PASSTHROUGH_METHODS:
+        raise ActionInputInvalid(f"passthrough method must be one of {', '.join(PASSTHROUGH_METHODS)}")
     url, query = site_url(integration.base_url, request.get("path") or "")
-    query = _strip_secrets(query + _pairs(request.get("params"), "params"), warnings)
-    headers = {"Accept": "application/json", **_headers(request.get("headers"), warnings),
+    query = strip_secret_params(query + _pairs(request.get("params"), "params"), _SECRET_KEYS, warnings)
+    headers = {"Accept": "application/json", **safe_headers(request.get("headers"), warnings),
                "Authorization": f"Bearer {integration.credentials['token']}"}
     data = request.get("data")
     content: bytes | None = None
     if data is not None:
-        if method not in _BODY_METHODS:
+        if method not in BODY_METHODS:
             raise ActionInputInvalid(f"passthrough data cannot be sent with {method}; use params")
-        content = str(httpx.QueryParams(_strip_secrets(_pairs(data, "data"), warnings))).encode()
+        content = str(httpx.QueryParams(strip_secret_params(_pairs(data, "data"), _SECRET_KEYS, warnings))).encode()
         headers["Content-Type"] = "application/x-www-form-urlencoded"
     return httpx.Request(method, url, params=query or None, content=content, headers=headers)
 
