@@ -26,13 +26,12 @@ stay the engine's typed errors (``connectors.canvas._errors``).
 
 from __future__ import annotations
 
-import html
 import threading
 import weakref
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
+from engine.action_inputs import course_text
 from engine.errors import ActionInputInvalid, ActionNotAvailable, PermissionMissing, RemoteError, RemoteInputInvalid, RemoteNotFound
 from engine.store.base import Integration
 from engine.transport import Transport
@@ -101,25 +100,10 @@ def _progression_refresh(cid: int, eid: int) -> dict[str, Any]:
 
 
 # --- upsert ---------------------------------------------------------------------------------
-def _syllabus(description: str | None, url: str) -> str:
-    link = f'<p><a href="{html.escape(url, quote=True)}">{html.escape(url)}</a></p>'
-    if not description or not description.strip():
-        return link
-    return "<p>" + html.escape(description.strip()).replace("\n", "<br>") + "</p>" + link
-
-
 def course_fields(course: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
     """The Canvas ``course[…]`` attributes for an upsert item's ``course`` (warnings for what is dropped)."""
-    title = " ".join(str(course["title"]).split())
-    if not title:
-        raise ActionInputInvalid("course.title must not be blank")
-    if len(title) > _NAME_MAX:
-        warnings.append(f"title was cut to Canvas's {_NAME_MAX} characters")
-        title = title[:_NAME_MAX]
-    url = str(course["course_url"]).strip()
-    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-        raise ActionInputInvalid(f"course.course_url {url!r} is not an http(s) URL")
-    fields: dict[str, Any] = {"name": title, "syllabus_body": _syllabus(course.get("description"), url)}
+    title, url, description = course_text(course, _NAME_MAX, "Canvas", warnings)
+    fields: dict[str, Any] = {"name": title, "syllabus_body": description}
     if course.get("thumbnail_url"):
         fields["image_url"] = str(course["thumbnail_url"])
     if course.get("duration") is not None:

@@ -15,14 +15,13 @@ become the course's forced language (the first one, ``de-DE`` → ``de``).
 from __future__ import annotations
 
 import hashlib
-import html
 import threading
 import weakref
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from connectors.moodle._moodle_ids import raise_warnings, setting
+from engine.action_inputs import course_text
 from engine.errors import ActionInputInvalid, RemoteInputInvalid
 from engine.store.base import Integration
 from engine.transport import Transport
@@ -46,25 +45,10 @@ def _origin_lock(key: tuple[str, str]) -> threading.Lock:
         return lock
 
 
-def _summary(description: str | None, url: str) -> str:
-    link = f'<p><a href="{html.escape(url, quote=True)}">{html.escape(url)}</a></p>'
-    if not description or not description.strip():
-        return link
-    return "<p>" + html.escape(description.strip()).replace("\n", "<br>") + "</p>" + link
-
-
 def course_fields(course: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
     """The Moodle course fields for an upsert item's ``course`` (warnings for what is dropped)."""
-    title = " ".join(str(course["title"]).split())
-    if not title:
-        raise ActionInputInvalid("course.title must not be blank")
-    if len(title) > _FULLNAME_MAX:
-        warnings.append(f"title was cut to Moodle's {_FULLNAME_MAX} characters")
-        title = title[:_FULLNAME_MAX]
-    url = str(course["course_url"]).strip()
-    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-        raise ActionInputInvalid(f"course.course_url {url!r} is not an http(s) URL")
-    fields: dict[str, Any] = {"fullname": title, "summary": _summary(course.get("description"), url), "summaryformat": 1}
+    title, url, description = course_text(course, _FULLNAME_MAX, "Moodle", warnings)
+    fields: dict[str, Any] = {"fullname": title, "summary": description, "summaryformat": 1}
     for key in ("thumbnail_url", "duration"):
         if course.get(key) is not None:
             warnings.append(f"{key} was not stored: Moodle courses have no such field through web services")
