@@ -9,7 +9,6 @@ import json
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,6 +27,7 @@ from engine.transport import RetryPolicy
 from engine.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, new_secret, sender_for, verify
 
 from .conftest import assert_error, response_validator
+from tests.webhook_receiver import Receiver
 
 EMAIL, ORG, ORIGIN = "ada@school.example", "Lovelace School", "org-42"
 ROTATED_TOKEN = "9e8d7c6b5a4938271605f4e3d2c1b0a9"  # a second full-access token of the same admin
@@ -47,43 +47,16 @@ def engine(env):
     return SyncEngine(env.store, policy=RetryPolicy(base_delay=0.01, max_delay=0.05))
 
 
-class Receiver:
-    """A loopback webhook receiver answering 200; keeps (headers, body) of every POST."""
-
-    def __init__(self) -> None:
-        self.got: list[tuple[dict[str, str], bytes]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                outer.got.append((dict(self.headers.items()), body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def events(self, kind: str) -> list[dict[str, Any]]:
-        return [json.loads(b) for h, b in self.got if json.loads(b)["type"] == kind]
-
-
 @pytest.fixture
 def hooks(env):
-    receiver = Receiver()
+    receiver = Receiver().__enter__()
     endpoint = WebhookEndpoint(id="wh_" + random_id(), url=receiver.url, secret=new_secret(),
                                events=["integration-created", "connection-flow-failed"], created_at=datetime.now(UTC))
     env.store.add_webhook(endpoint)
     receiver.secret = endpoint.secret
     yield receiver
     env.store.remove_webhook(endpoint.id)
-    receiver.server.shutdown()
-    receiver.server.server_close()
+    receiver.__exit__()
 
 
 def sdk(env, key: str | None = None) -> Kombo:
@@ -219,7 +192,7 @@ def test_a_completed_flow_then_integration_by_token_once(env, site, engine, hook
     IntegrationCreatedWebhookPayload.model_validate(created)  # Kombo's own model of the payload
     assert created["data"] == {"id": iid, "tool": "moodle", "category": "LMS",
                                "end_user": {"organization_name": ORG, "creator_email": EMAIL, "origin_id": ORIGIN}}
-    headers, body = hooks.got[0]
+    headers, body = hooks.requests[0]
     assert verify(hooks.secret, body, headers[TIMESTAMP_HEADER], headers[SIGNATURE_HEADER])
 
 

@@ -6,12 +6,10 @@ each answer checked against the contract's schemas as the Moodle API tests check
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -29,6 +27,7 @@ from engine.store.base import WebhookEndpoint
 from engine.webhooks import new_secret, verify
 from schemas._loader import load_schema, validator_for
 from tests.api.conftest import assert_error, response_validator
+from tests.webhook_receiver import Receiver
 
 ENDPOINTS = {
     "/lms/users": "user.schema.json",
@@ -39,37 +38,6 @@ ENDPOINTS = {
 LIVE = {"/lms/users": 10, "/lms/skills": 3, "/lms/courses": 5, "/lms/course-progressions": 13}  # the tiny site
 ITEM = {"origin_id": "ext/sql-101", "course": {"type": "EXTERNAL", "title": "Intro to SQL", "course_url": "https://content.example/sql",
                                                 "description": "Learn <SELECT>.", "languages": ["de-DE"]}}
-
-
-class Receiver:
-    """A loopback webhook receiver that answers 200 and keeps every (headers, body)."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                outer.requests.append((dict(self.headers.items()), body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> "Receiver":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @dataclass

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from connectors.moodle.simulator import ADMIN_TOKEN, MoodleSite, SimControl, create_app, run_in_thread
 from engine.models import MODEL_ORDER
 from engine.store.base import Integration, Query, Store
+from tests.webhook_receiver import Receiver as _Receiver
 
 PG_DSN = os.environ.get("LMSYNC_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_HOST = "127.0.0.1"
@@ -106,36 +106,5 @@ def snapshot(store: Store, iid: str) -> dict[str, dict[str, tuple]]:
     return out
 
 
-class Receiver:
-    """A loopback HTTP webhook receiver; answers 500 to the first POST of each event id."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with outer.lock:
-                    event = self.headers.get("X-Lmsync-Event-Id", "")
-                    first = not any(h.get("X-Lmsync-Event-Id") == event for h, _ in outer.requests)
-                    outer.requests.append(({k: v for k, v in self.headers.items()}, body))
-                self.send_response(500 if first else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> "Receiver":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+# answers 500 to the first POST of each event id (the delivery retry is what is tested)
+Receiver = functools.partial(_Receiver, fail_first=True)
