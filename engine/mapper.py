@@ -18,7 +18,7 @@ import orjson
 
 from engine.errors import RecordError
 from engine.ids import record_id
-from engine.runner import INCOMPLETE, STAND_IN, RunContext, iter_enriched
+from engine.runner import INCOMPLETE, NEW_ONLY, STAND_IN, RunContext, iter_enriched
 from engine.scope_config import ScopeConfig
 from engine.secrets import redact_value, secret_pattern
 from engine.spec import Join, Lookup, Spec
@@ -101,7 +101,7 @@ class RecordMapper:
         self.source_key = ctx.call_of(spec.source)
         self.integration_info = ctx.integration_info
         fan = spec.source.fan_out
-        self.injected = {"_integration", INCOMPLETE, STAND_IN, *((fan.as_,) if fan and fan.as_ else ())}
+        self.injected = {"_integration", INCOMPLETE, STAND_IN, NEW_ONLY, *((fan.as_,) if fan and fan.as_ else ())}
         self.group_as = spec.source.group.as_ if spec.source.group is not None else None
         self.feeds = {step.name: step.feeds for step in spec.enrich if isinstance(step, Lookup)}
         # (name, evaluate, ref model, expression) per field: the per-record loop skips the
@@ -235,7 +235,7 @@ def _mapped(mapper: RecordMapper, raws: Iterable[dict[str, Any]], stored: Stored
         except RecordError as exc:
             yield exc
             continue
-        if stored is None or not (raw.get(INCOMPLETE) or raw.get(STAND_IN)):
+        if stored is None or not (raw.get(INCOMPLETE) or raw.get(STAND_IN) or raw.get(NEW_ONLY)):
             yield rec
             continue
         held.append((raw, rec))
@@ -248,7 +248,10 @@ def _mapped(mapper: RecordMapper, raws: Iterable[dict[str, Any]], stored: Stored
 def _release(mapper: RecordMapper, held: list[tuple[dict[str, Any], MappedRecord]], stored: StoredReader) -> Iterator[MappedRecord]:
     old = stored([rec.id for _, rec in held]) if held else {}
     for raw, rec in held:
-        yield mapper.keep_stored(raw, rec, old.get(rec.id))
+        prior = old.get(rec.id)
+        if raw.get(NEW_ONLY) and prior is not None and prior.remote_deleted_at is None:
+            continue  # a ``new_only`` delta read saw a stored record, perhaps in part: a FULL reads it whole
+        yield mapper.keep_stored(raw, rec, prior)
 
 
 def iter_mapped(ctx: RunContext, spec: Spec, integration_id: str, secrets: Iterable[str] = (),
@@ -271,5 +274,5 @@ def iter_mapped(ctx: RunContext, spec: Spec, integration_id: str, secrets: Itera
             continue
         seen.add(rec.id)
         yield rec
-    if duplicates:
+    if duplicates and not (ctx.delta and spec.delta_reads):  # narrowed delta reads may overlap
         ctx.warn(f"{spec.model}: {duplicates} records repeated a remote id within one read; each was kept once")

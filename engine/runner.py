@@ -20,6 +20,7 @@ error the spec ignores marks the record ``INCOMPLETE`` for that look-up (see ``e
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -34,7 +35,7 @@ from engine.errors import BadResponse, PaginationError, RemoteError
 from engine.spec import FanOut, Join, Lookup, Spec, SpecSet, Stream
 from engine.spec._model import NEXT_URL_PARAM
 
-__all__ = ["INCOMPLETE", "STAND_IN", "RunContext", "iter_stream", "iter_enriched", "window_map"]
+__all__ = ["INCOMPLETE", "STAND_IN", "NEW_ONLY", "RunContext", "iter_stream", "iter_enriched", "window_map"]
 
 _END = object()
 _IGNORED = object()
@@ -44,6 +45,9 @@ INCOMPLETE = "_incomplete"
 #: Key of an enriched record listing the enrichments a DELTA run skipped (``delta.skip``): the
 #: answers stored with the record stand in for them (``engine.mapper``).
 STAND_IN = "_stand_in"
+#: Key of a record read by a ``delta.reads`` entry with ``new_only``: dropped when its remote id
+#: is stored (``engine.mapper``).
+NEW_ONLY = "_new_only"
 
 
 @dataclass
@@ -376,8 +380,12 @@ def iter_enriched(ctx: RunContext, spec: Spec, chunk: int = 512) -> Iterator[dic
     Enrichment steps are chained lazily, in spec order, so look-up calls overlap the source's
     own calls and never drain between batches; *chunk* bounds how far a look-up step reads
     ahead of the record it is waiting for."""
-    params = spec.source.params.merged(spec.delta_params) if ctx.delta and spec.delta_params else None
-    source = ctx.tapped(spec.model, iter_stream(ctx, spec.source, params))
+    if ctx.delta and spec.delta_reads and ctx.since is not None and \
+            (spec.delta_when is None or spec.delta_when({"settings": ctx.settings})):
+        source = ctx.tapped(spec.model, _delta_reads(ctx, spec))
+    else:
+        params = spec.source.params.merged(spec.delta_params) if ctx.delta and spec.delta_params else None
+        source = ctx.tapped(spec.model, iter_stream(ctx, spec.source, params))
     skipped = spec.delta_skip if ctx.delta else frozenset()
     indexes = {id(step): ctx.join_index(step) for step in spec.enrich if isinstance(step, Join) and step.name not in skipped}
     records: Iterator[dict[str, Any]] = source
@@ -389,6 +397,20 @@ def iter_enriched(ctx: RunContext, spec: Spec, chunk: int = 512) -> Iterator[dic
         else:
             records = _with_lookup(ctx, step, records, chunk)
     yield from records
+
+
+def _delta_reads(ctx: RunContext, spec: Spec) -> Iterator[dict[str, Any]]:
+    """A DELTA's narrowed reads (``delta.reads``), in order, then its ``delta.after`` calls."""
+    base = spec.source.params.merged(spec.delta_params) if spec.delta_params else spec.source.params
+    for read in spec.delta_reads:
+        stream = dataclasses.replace(spec.source, prepare=read.prepare)
+        params = base.merged(read.params) if read.params else base
+        for rec in iter_stream(ctx, stream, params):
+            if read.new_only:
+                rec[NEW_ONLY] = True
+            yield rec
+    for step in spec.delta_after:
+        ctx.call(step.call, step.params.render({"settings": ctx.settings, "since": ctx.since}))
 
 
 def _stood_in(name: str, records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -18,7 +18,7 @@ from jsonschema.exceptions import best_match, relevance
 from engine.errors import ExpressionError, SpecError
 from engine.models import MODEL_ORDER, MODELS
 from engine.spec._jmes import Expr, FunctionSet, compile_expr, root_fields
-from engine.spec._model import Expect, FanOut, FieldMap, Group, Join, Lookup, Pagination, ParamTemplate, Prepare, Spec, Stream
+from engine.spec._model import DeltaRead, Expect, FanOut, FieldMap, Group, Join, Lookup, Pagination, ParamTemplate, Prepare, Spec, Stream
 from engine.spec._yaml import Located, dotted, load_located, source_caret
 
 __all__ = ["load_spec_text", "load_spec_file", "load_specs", "SpecSet", "spec_schema"]
@@ -194,10 +194,23 @@ class _Compiler:
             filter=self.optional_expr(path, node, "filter"),
             expect=self.part(lambda: Expect(records, "list", shape.get("records") == "optional", tuple(shape.get("keys", ())))),
             group=self.part(lambda: Group(self.expr((*gp, "key"), group["key"]), group["as"])) if group else None,
-            prepare=tuple(self.part(lambda i=i, p=p: Prepare(self.call((*path, "prepare", i, "call"), p["call"]),
-                                                             self.params((*path, "prepare", i, "params"), p.get("params", {}))))
-                          for i, p in enumerate(prepare if isinstance(prepare, list) else [])),
+            prepare=self.calls((*path, "prepare"), prepare),
         )
+
+    def calls(self, path: tuple[Any, ...], node: Any) -> tuple[Prepare, ...]:
+        """A list of ``{call, params}`` made for their effect (``prepare``, ``delta.after``)."""
+        return tuple(self.part(lambda i=i, p=p: Prepare(self.call((*path, i, "call"), p["call"]),
+                                                        self.params((*path, i, "params"), p.get("params", {}))))
+                     for i, p in enumerate(node if isinstance(node, list) else []))
+
+    def delta_reads(self, node: Any) -> tuple[DeltaRead, ...]:
+        """``delta.reads``: narrowed reads of the source a DELTA makes instead of a whole read."""
+        path = ("delta", "reads")
+        return tuple(self.part(lambda i=i, r=r: DeltaRead(
+            prepare=self.calls((*path, i, "prepare"), r.get("prepare", [])),
+            params=self.params((*path, i, "params"), r["params"]) if r.get("params") else None,
+            new_only=bool(r.get("new_only", False))))
+            for i, r in enumerate(node if isinstance(node, list) else []))
 
     def enrichment(self, path: tuple[Any, ...], node: dict[str, Any]) -> Join | Lookup:
         name = node["name"]
@@ -278,6 +291,9 @@ class _Compiler:
             delta_params=part(lambda: self.params(("delta", "params"), data["delta"]["params"])
                               if data.get("delta", {}).get("params") else None),
             delta_skip=part(lambda: self.delta_skip(data)) or frozenset(),
+            delta_reads=part(lambda: self.delta_reads(data.get("delta", {}).get("reads", []))) or (),
+            delta_after=part(lambda: self.calls(("delta", "after"), data.get("delta", {}).get("after", []))) or (),
+            delta_when=self.optional_expr(("delta",), data.get("delta", {}), "when") if isinstance(data.get("delta"), dict) else None,
             defaults=part(lambda: {k: v for k, v in _DEFAULTS.items() if k not in data["fields"] and k in MODELS[model].fields}),
             when=self.optional_expr((), data, "when"),
         ))
@@ -381,14 +397,17 @@ class SpecSet:
     def for_settings(self, settings: dict[str, Any] | None) -> "SpecSet":
         """The specs an integration with *settings* uses: for each model the first variant whose
         ``when`` holds on ``{settings: …}``, else its default."""
-        if not self.variants:
+        context = {"settings": settings or {}}
+        if not self.variants and not any(s.delta_when is not None for s in self.specs.values()):
             return self
         chosen = dict(self.specs)
-        context = {"settings": settings or {}}
         for model, variants in self.variants.items():
             match = next((v for v in variants if _truthy(v.when(context))), None)
             if match is not None:
                 chosen[model] = match
+        for model, spec in chosen.items():  # ``delta.when`` false: a DELTA reads the whole source
+            if spec.delta_when is not None and not _truthy(spec.delta_when(context)):
+                chosen[model] = dataclasses.replace(spec, delta_reads=(), delta_after=(), delta_when=None)
         return SpecSet(self.connector, chosen)
 
     def check(self) -> None:

@@ -11,7 +11,7 @@ from engine.spec._jmes import Expr
 #: The only parameter of a next_url page after the first: the URL the previous answer gave.
 NEXT_URL_PARAM = "__url__"
 
-__all__ = ["NEXT_URL_PARAM", "ParamTemplate", "Pagination", "FanOut", "Group", "Prepare", "Stream", "Join", "Lookup", "FieldMap", "Spec", "Expect"]
+__all__ = ["NEXT_URL_PARAM", "ParamTemplate", "Pagination", "FanOut", "Group", "Prepare", "DeltaRead", "Stream", "Join", "Lookup", "FieldMap", "Spec", "Expect"]
 
 
 class ParamTemplate:
@@ -94,6 +94,18 @@ class Prepare:
 
 
 @dataclass(frozen=True)
+class DeltaRead:
+    """One narrowed read of a DELTA run (``delta.reads``): the source read again after its own
+    ``prepare`` calls (instead of the source's) with ``params`` merged into the source's. With
+    ``new_only`` its records whose remote id is stored (and not deleted) are dropped: such a
+    read may see only part of a stored record (e.g. one of its grouped rows)."""
+
+    prepare: tuple[Prepare, ...]
+    params: ParamTemplate | None
+    new_only: bool = False
+
+
+@dataclass(frozen=True)
 class Stream:
     """Where records come from. Exactly one of ``call`` / ``from_`` is set."""
 
@@ -159,6 +171,9 @@ class Spec:
     requires: list[str] = field(default_factory=list)
     delta_params: ParamTemplate | None = None
     delta_skip: frozenset[str] = frozenset()  # enrichments a DELTA does not read (stored answers stand in)
+    delta_reads: tuple[DeltaRead, ...] = ()  # a DELTA reads these instead of the whole source
+    delta_after: tuple[Prepare, ...] = ()  # calls a DELTA makes after its reads (e.g. clearing filters)
+    delta_when: Expr | None = None  # ``{settings: …}`` → whether ``delta_reads`` are used
     defaults: dict[str, Any] = field(default_factory=dict)
     # a variant: used for the integrations whose settings make this true (``{settings: …}``);
     # a model's spec without ``when`` is its default
@@ -172,6 +187,8 @@ class Spec:
             if stream.call:
                 calls.add(stream.call)
             calls.update(p.call for p in stream.prepare)
+        calls.update(p.call for read in self.delta_reads for p in read.prepare)
+        calls.update(p.call for p in self.delta_after)
         calls.update(step.call for step in self.enrich if isinstance(step, Lookup))
         return sorted(calls)
 

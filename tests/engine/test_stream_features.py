@@ -175,3 +175,90 @@ def test_a_delta_does_not_read_a_skipped_enrichment_and_marks_the_record():
 def test_delta_skip_must_name_an_enrichment():
     with pytest.raises(SpecError, match="delta.skip names 'extar', which is not an enrichment of this spec \\(enrichments: extra\\)"):
         _spec(SKIP[0], SKIP[1] + "delta: {skip: [extar]}\n")
+
+
+# --- delta.reads ---------------------------------------------------------------------------
+READS = ("  call: list\n  params: {all: 1}\n  records: items\n  prepare: [{call: reset}]\n",
+         "delta:\n  when: \"settings.narrow == `true`\"\n  reads:\n"
+         "    - prepare: [{call: narrow, params: {by: done, since: \"=since\"}}]\n"
+         "    - prepare: [{call: narrow, params: {by: created}}]\n      params: {fresh: 1}\n      new_only: true\n"
+         "  after: [{call: reset}]\n")
+
+
+class Narrowing:
+    """A remote side whose ``narrow`` call decides what the next ``list`` answers."""
+
+    def __init__(self) -> None:
+        self.calls, self.by = [], None
+
+    def __call__(self, name, params):
+        self.calls.append((name, params))
+        if name == "narrow":
+            self.by = params["by"]
+        if name == "reset":
+            self.by = None
+        if name != "list":
+            return True
+        rows = {None: [1, 2, 3], "done": [2], "created": [2, 4]}[self.by]  # 2 is in two reads
+        return {"items": [{"id": i, "name": f"n{i}"} for i in rows]}
+
+
+def _delta_ctx(spec, api, *, since=1000, narrow=True, delta=True):
+    specset = SpecSet("t", {"skills": spec}).for_settings({"narrow": narrow})
+    return RunContext(specset=specset, call=api, settings={"narrow": narrow}, since=since, delta=delta)
+
+
+def test_a_delta_makes_its_narrowed_reads_in_order_then_the_after_calls():
+    from engine.runner import NEW_ONLY, iter_enriched
+
+    spec, api = _spec(READS[0], READS[1]), Narrowing()
+    ctx = _delta_ctx(spec, api)
+    recs = list(iter_enriched(ctx, ctx.specset.specs["skills"]))
+    assert [(r["id"], bool(r.get(NEW_ONLY))) for r in recs] == [(2, False), (2, True), (4, True)]
+    assert api.calls == [("narrow", {"by": "done", "since": 1000}), ("list", {"all": 1}),
+                         ("narrow", {"by": "created"}), ("list", {"all": 1, "fresh": 1}), ("reset", {})]
+    assert sorted(ctx.specset.specs["skills"].functions) == ["list", "narrow", "reset"]
+
+
+@pytest.mark.parametrize(("kw", "why"), [({"delta": False}, "a FULL"), ({"since": None}, "no earlier success"),
+                                         ({"narrow": False}, "delta.when is false")])
+def test_the_whole_source_is_read_otherwise(kw, why):
+    from engine.runner import iter_enriched
+
+    spec, api = _spec(READS[0], READS[1]), Narrowing()
+    ctx = _delta_ctx(spec, api, **kw)
+    assert [r["id"] for r in iter_enriched(ctx, ctx.specset.specs["skills"])] == [1, 2, 3], why
+    assert api.calls == [("reset", {}), ("list", {"all": 1})], why
+    if kw.get("narrow") is False:  # the set of an integration without the setting needs no `narrow`
+        assert ctx.specset.specs["skills"].functions == ["list", "reset"]
+
+
+def test_new_only_drops_stored_records_and_overlapping_reads_are_kept_once():
+    from datetime import datetime, timezone
+
+    from engine.ids import record_id
+    from engine.store.base import StoredRecord
+
+    spec, api = _spec(READS[0], READS[1]), Narrowing()
+    ctx = _delta_ctx(spec, api)
+    now = datetime.now(timezone.utc)
+    stored = {record_id("i", "skills", "2"): now, record_id("i", "skills", "4"): now}
+    gone = {record_id("i", "skills", "4")}  # 4 was deleted: a new_only read brings it back
+
+    def reader(ids):
+        return {i: StoredRecord(i, "x", {}, {}, now, now if i in gone else None) for i in ids if i in stored}
+
+    out = list(iter_mapped(ctx, ctx.specset.specs["skills"], "i", stored=reader))
+    assert [r.remote_id for r in out] == ["2", "4"]  # 2 from the first read (whole), 4 restored
+    assert not ctx.warnings  # the overlap of narrowed reads is expected
+
+
+@pytest.mark.parametrize(("delta", "message"), [
+    ("delta:\n  reads:\n    - prepare: [{call: narrow}]\n      news_only: true\n", "news_only"),
+    ("delta:\n  reads: []\n", "reads"),
+    ("delta:\n  reads:\n    - new_only: yes please\n", "new_only"),
+    ("delta:\n  when: \"settings.(\"\n  reads:\n    - new_only: true\n", "delta.when"),
+])
+def test_bad_delta_reads_are_refused_naming_the_spot(delta, message):
+    with pytest.raises(SpecError, match=message.replace(".", "\\.")):
+        _spec(READS[0], delta)
