@@ -17,9 +17,9 @@ from typing import Any
 
 import uvicorn
 
-from connectors.moodle.simulator import ADMIN_TOKEN, MoodleSite, SimControl, create_app
+from connectors.moodle.simulator import ADMIN_TOKEN, BASE_TIME, MoodleSite, SimControl, create_app
 from engine.api import listening_socket
-from connectors.moodle.simulator._reportbuilder import add_participants_report
+from connectors.moodle.simulator._reportbuilder import SYNC_FILTERS, SYNC_SORTING, add_participants_report
 from connectors.moodle.simulator._server import http_impl
 
 __all__ = ["SIZES", "SimProcess", "ADMIN_TOKEN"]
@@ -54,17 +54,41 @@ class _Counting:
                 self.stats[_STATS * self.slot + 2] += self.site.php_cost.total_ms - cost_before
 
 
-def _worker(app: Any, site: MoodleSite, sock: socket.socket, stats: Any, slot: int) -> None:
+def change_progress(site: MoodleSite, share: float = 0.01) -> int:
+    """Complete every criteria activity of ``share`` of the active, not completed enrolments
+    (deterministically: every 1/share-th), then run the completion cron; the number changed."""
+    step = max(int(round(1 / share)), 1)
+    pairs = [(c, u) for c in sorted(site.course_enrolments) if c != 1 for u in sorted(site.course_enrolments[c])
+             if site.is_active_in(c, u) and (c, u) not in site.course_completions]
+    chosen = pairs[::step]
+    for course, user in chosen:
+        for cmid in site.courses[course].criteria_cmids:
+            site.set_activity_state(cmid, user, 1)
+    site.run_cron()
+    return len(chosen)
+
+
+def _worker(app: Any, site: MoodleSite, sock: socket.socket, stats: Any, slot: int, changed: Any) -> None:
+    def on_change(*_: Any) -> None:  # SIGUSR1 between phases: 1 % of enrolments make progress
+        count = change_progress(site)
+        with changed.get_lock():
+            changed.value += count + 1_000_000_000  # +1e9 per worker done: the parent waits for all
+
+    signal.signal(signal.SIGUSR1, on_change)
     config = uvicorn.Config(_Counting(app, site, stats, slot), log_level="warning", access_log=False,
                             http=http_impl(), lifespan="off", timeout_keep_alive=60)
     uvicorn.Server(config).run(sockets=[sock])
 
 
 def _serve(size: dict[str, int], latency_ms: float, workers: int, port_out: Any, stats: Any, pids: Any,
-           ready: Any, report_out: Any) -> None:
+           ready: Any, report_out: Any, changed: Any) -> None:
     site = MoodleSite.generate(seed=1, **size)
+    # a real site's completion cron has run long before a sync: aggregate what is ready, dated in the past
+    site.fixed_now = BASE_TIME + 400 * 86_400
+    site.run_cron()
+    site.fixed_now = None
     # the report route's custom report, as an admin sets it up (sorted by course, then username)
-    report_out.value = add_participants_report(site, sorting=("course:courseshortnamewithlink", "user:username")).id
+    report_out.value = add_participants_report(site, sorting=SYNC_SORTING, filters=SYNC_FILTERS).id
     sock = listening_socket("127.0.0.1", 0)  # TCP_NODELAY on accepted connections
     sock.listen(1024)
     port = sock.getsockname()[1]
@@ -75,7 +99,7 @@ def _serve(size: dict[str, int], latency_ms: float, workers: int, port_out: Any,
         pid = os.fork()
         if pid == 0:
             try:
-                _worker(app, site, sock, stats, slot)
+                _worker(app, site, sock, stats, slot, changed)
             finally:
                 os._exit(0)
         pids[slot] = pid
@@ -109,8 +133,9 @@ class SimProcess:
         self._report = ctx.Value("i", 0)
         self._pids = ctx.Array("i", workers)
         self._ready = ctx.Event()
+        self._changed = ctx.Value("q", 0)
         self._proc = ctx.Process(target=_serve, args=(size, latency_ms, workers, self._port, self._stats,
-                                                              self._pids, self._ready, self._report),
+                                                              self._pids, self._ready, self._report, self._changed),
                                  daemon=False, name="moodle-sim")
 
     def __enter__(self) -> "SimProcess":
@@ -127,6 +152,19 @@ class SimProcess:
     def __exit__(self, *exc: object) -> None:
         self._proc.terminate()
         self._proc.join(30)
+
+    def change_progress(self, timeout_s: float = 120) -> int:
+        """Make 1 % of the enrolments progress on every worker's copy of the site (``change_progress``);
+        the number of enrolments changed (per copy)."""
+        self._changed.value = 0
+        for pid in self._pids:
+            os.kill(pid, signal.SIGUSR1)
+        deadline = time.monotonic() + timeout_s
+        while self._changed.value < 1_000_000_000 * self.workers:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the simulator did not apply the change")
+            time.sleep(0.05)
+        return (self._changed.value - 1_000_000_000 * self.workers) // self.workers
 
     def counters(self) -> tuple[int, float, float, float]:
         """(requests served, seconds spent inside the app, CPU seconds, estimated Moodle PHP

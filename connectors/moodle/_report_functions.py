@@ -11,6 +11,7 @@ silently null.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -111,5 +112,15 @@ def moodle_first_userdate(cells: list[Any], tz: str | None) -> str | None:
     return moodle_userdate(str(min(seconds)), tz) if seconds else None
 
 
+@signature({"types": ["string"]}, {"types": ["number", "null"]}, {"types": ["number", "null"]})
+def moodle_date_filter(column: str, since: int | None, overlap: int | None) -> str:
+    """``moodle_date_filter('completion:timecompleted', since, overlap_s)``: the ``values`` JSON of
+    ``core_reportbuilder_set_filters`` narrowing a report to rows whose date *column* is at or
+    after ``since - overlap`` (the date filter's range operator, 3, with an open end; BULK-READS §2)."""
+    start = max(int(since or 0) - int(overlap or 0), 1)
+    return json.dumps({f"{column}_operator": 3, f"{column}_from": start, f"{column}_to": 0}, separators=(",", ":"))
+
+
 REPORT_FUNCTIONS: dict[str, Any] = {"moodle_link_id": moodle_link_id, "moodle_userdate": moodle_userdate,
-                                    "moodle_yesno": moodle_yesno, "moodle_first_userdate": moodle_first_userdate}
+                                    "moodle_yesno": moodle_yesno, "moodle_first_userdate": moodle_first_userdate,
+                                    "moodle_date_filter": moodle_date_filter}

@@ -338,6 +338,10 @@ class _Prober:
         read = self.result("core_reportbuilder_retrieve_report")
         return _Result("FORBIDDEN", read.capabilities) if read.capabilities else _Result("OK")
 
+    def p_core_reportbuilder_set_filters(self) -> _Result:
+        # called by the report check (with report_delta_filters) and reset at once; the same access as a read
+        return self.p_core_reportbuilder_filters_reset()
+
     # --- write probes (the capability check comes before an input error: nothing is written) ---
     def p_core_course_create_courses(self) -> _Result:
         probe = {"courses": [{"fullname": " ", "shortname": "lmsync-scope-probe", "categoryid": self.category}]}

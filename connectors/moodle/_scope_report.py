@@ -32,7 +32,7 @@ from connectors.moodle._report_functions import moodle_link_id, parse_userdate
 from connectors.moodle.plugin import SETTINGS_SCHEMA
 from engine.errors import RemoteError
 
-__all__ = ["REPORT_COLUMNS", "SORT_COLUMNS", "SOURCE", "ACCESS_CAPABILITIES", "ReportColumn", "ReportCheck",
+__all__ = ["REPORT_COLUMNS", "SORT_COLUMNS", "DELTA_FILTERS", "SOURCE", "ACCESS_CAPABILITIES", "ReportColumn", "ReportCheck",
            "check_report", "participants_reports", "report_hints", "setup_steps"]
 
 SOURCE = "core_course\\reportbuilder\\datasource\\participants"
@@ -44,7 +44,7 @@ LIST_FUNCTION = "core_reportbuilder_list_reports"
 _SAMPLE = 50  # rows of the first page read by the checks (the second half is read again as page 1)
 _STATUSES = ("Active", "Suspended", "Not current")
 _YESNO = ("Yes", "No", "")
-_DEFAULTS = {k: SETTINGS_SCHEMA["properties"][k]["default"] for k in ("report_timezone", "report_lang")}
+_DEFAULTS = {k: SETTINGS_SCHEMA["properties"][k]["default"] for k in ("report_timezone", "report_lang", "report_delta_filters")}
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,10 @@ REPORT_COLUMNS: tuple[ReportColumn, ...] = (
     ReportColumn("user:username", "User", "Username", "text"),
 )
 SORT_COLUMNS = ("course:courseshortnamewithlink", "user:username")
+# the date filters a DELTA narrows the report with (course_progressions.report.yaml, delta.reads)
+DELTA_FILTERS: tuple[ReportColumn, ...] = (REPORT_COLUMNS[9], REPORT_COLUMNS[10], REPORT_COLUMNS[4])
+SET_FILTERS = "core_reportbuilder_set_filters"
+_FAR_FUTURE = 4102444800  # 2100-01-01: a date filter that exists selects no row from it
 
 
 @dataclass
@@ -271,6 +275,44 @@ def _check_sorting(check: ReportCheck, call: Callable[[str, dict[str, Any]], Any
                    "sorted by course, then username", fix)
 
 
+def _missing_filters(call: Callable[[str, dict[str, Any]], Any], params: dict[str, Any]) -> list[ReportColumn]:
+    """The DELTA_FILTERS the report lacks: with a filter's value set to "from 2100", a report that
+    has the filter answers no row; set_filters silently stores values for filters it lacks."""
+    missing = []
+    try:
+        for column in DELTA_FILTERS:
+            values = {f"{column.identifier}_operator": 3, f"{column.identifier}_from": _FAR_FUTURE,
+                      f"{column.identifier}_to": 0}
+            call(SET_FILTERS, {"reportid": params["reportid"], "values": json.dumps(values)})
+            _, _, rows = _rows(call("core_reportbuilder_retrieve_report", {**params, "page": 0, "perpage": 1}))
+            if rows:
+                missing.append(column)
+    finally:
+        call("core_reportbuilder_filters_reset", {"reportid": params["reportid"]})
+    return missing
+
+
+def _check_filters(check: ReportCheck, call: Callable[[str, dict[str, Any]], Any], params: dict[str, Any],
+                   settings: dict[str, Any], offered: set[str] | None) -> None:
+    wanted = bool(_setting(settings, "report_delta_filters"))
+    if offered is not None and SET_FILTERS not in offered:
+        if wanted:
+            check.fail(f"report_delta_filters is set but the token's service lacks {SET_FILTERS}: every DELTA "
+                       "would fail", f"Add {SET_FILTERS} to the token's service")
+        return
+    missing = _missing_filters(call, params)
+    names = ", ".join(c.label for c in missing)
+    if wanted and missing:
+        check.fail(f"report_delta_filters is set but the report has no filter on {names}: a DELTA would read the "
+                   "whole report once per missing filter",
+                   f"Report builder › report {check.report_id} › Filters: add {names}; or lmsync integrations "
+                   "update ID --setting report_delta_filters=false")
+    elif not wanted and not missing:
+        check.notes.append("the report has the DELTA date filters: lmsync integrations update "
+                           f"{check.integration_id} --setting report_delta_filters=true makes a DELTA read only "
+                           "the rows changed since the last sync")
+
+
 def _check_timezone(check: ReportCheck, call: Callable[[str, dict[str, Any]], Any], settings: dict[str, Any],
                     caller: int | None, offered: set[str] | None) -> None:
     wanted = str(_setting(settings, "report_timezone"))
@@ -336,6 +378,7 @@ def check_report(call: Callable[[str, dict[str, Any]], Any], settings: dict[str,
         if len(check.problems) == before:  # dates, order and timezone mean nothing in wrong columns
             epoch = _check_dates(check, users, settings)
             _check_sorting(check, call, params, rows)
+            _check_filters(check, call, params, settings, offered)
             if epoch:
                 check.notes.append("dates are epoch seconds (report_lang): the timezone does not matter")
             else:
@@ -374,6 +417,9 @@ def setup_steps(integration_id: str, who: str, settings: dict[str, Any]) -> list
         f"Add the columns in this order, nothing else: {columns}",
         f"Sorting: enable {REPORT_COLUMNS[0].title}, then {REPORT_COLUMNS[11].title}, both ascending",
         "Conditions: none (optionally 'Username is not empty'); Audience: none needed with viewall",
+        "For DELTA runs that read only what changed: Filters: add "
+        f"{', '.join(c.label for c in DELTA_FILTERS)}; add {SET_FILTERS} to the token's service; then "
+        f"lmsync integrations update {integration_id} --setting report_delta_filters=true",
         f"Give {who} a system role allowing {' and '.join(ACCESS_CAPABILITIES)}; add "
         "core_reportbuilder_retrieve_report, core_reportbuilder_filters_reset (and for this check "
         f"{LIST_FUNCTION}, {TIMEZONE_FUNCTION}) to the token's service",

@@ -46,6 +46,15 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         "report_lang": {"type": "string", "minLength": 1, "default": "en",
                         "description": "language the report is read in (moodlewssettinglang); a child pack whose "
                                        "date formats are %s gives exact seconds"},
+        "report_delta_filters": {"type": "boolean", "default": False,
+                                 "description": "the report has the date filters of the set-up checklist (course "
+                                                "time completed, completion time started, enrolment time "
+                                                "created): a DELTA reads only the rows changed since the last "
+                                                "sync instead of the whole report"},
+        "report_delta_overlap_s": {"type": "integer", "minimum": 0, "maximum": 604800, "default": 3600,
+                                   "description": "a report-route DELTA asks for rows changed since the last "
+                                                  "successful sync minus this many seconds (clock skew, and "
+                                                  "completions the cron aggregates late with an earlier time)"},
     },
 }
 # pages a user may paste instead of the site root: everything from the match on is dropped
@@ -68,7 +77,13 @@ def lmsync_connectors() -> list[ConnectorInfo]:
             mappings=resources.files("mappings").joinpath("moodle"),
             credential_names=("token",),
             default_settings={"student_role_id": 5, "course_category_id": 1, "page_size": 1000,
-                              "report_page_size": 10000, "report_timezone": "UTC", "report_lang": "en"},
+                              "report_page_size": 10000, "report_timezone": "UTC", "report_lang": "en",
+                              "report_delta_filters": {"type": "boolean", "default": False,
+                                 "description": "the report has the date filters of the set-up checklist (course "
+                                                "time completed, completion time started, enrolment time "
+                                                "created): a DELTA reads only the rows changed since the last "
+                                                "sync instead of the whole report"},
+        "report_delta_overlap_s": 3600},
             settings_schema=SETTINGS_SCHEMA,
             normalize_url=normalize_site_url,
             known_calls=known_functions(),

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from simenv import moodle_env
 
 from connectors.moodle.simulator import ADMIN_TOKEN, MoodleSite
-from connectors.moodle.simulator._reportbuilder import add_participants_report
+from connectors.moodle.simulator._reportbuilder import SYNC_FILTERS, SYNC_SORTING, add_participants_report
 from engine.models import MODELS
 from engine.store.base import Integration, Query
 
@@ -31,12 +31,16 @@ def _changes(*kinds: str):
     return st.one_of(*(table[k] for k in kinds))
 
 
-# what a DELTA sees, per route (README, "What a DELTA sees"): the report route reads every
-# enrolment's state; the standard route skips per-user progress (delta.skip), so progress,
-# completion and reactivation are FULL-only there
+# what a DELTA sees, per route (README, "What a DELTA sees"): the report route's delta reads
+# every enrolment's state; with report_delta_filters only the rows completed, started or
+# enrolled since the last sync (date filters), so suspensions and reactivations are FULL-only
+# there; the standard route skips per-user progress (delta.skip), so progress, completion and
+# reactivation are FULL-only there
 SEEN = {
     "report": _changes("rename_user", "suspend_user", "new_user", "rename_course", "enrol", "suspend_enrolment",
                        "complete_activity", "cron"),
+    "report-filters": _changes("rename_user", "suspend_user", "new_user", "rename_course", "enrol",
+                               "complete_activity", "cron"),
     "standard": _changes("rename_user", "suspend_user", "new_user", "rename_course", "enrol", "suspend_enrolment"),
 }
 
@@ -86,15 +90,16 @@ def _readable(env, iid: str) -> dict:
     return out
 
 
-@pytest.mark.parametrize("route", ["standard", "report"])
+@pytest.mark.parametrize("route", ["standard", "report", "report-filters"])
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_full_then_delta_equals_a_fresh_full(tmp_path_factory, route, data):
     changes = data.draw(st.lists(SEEN[route], min_size=1, max_size=6))
     site = MoodleSite.generate(seed=3, users=25, courses=4, enrolments_per_course=8)
     extra = {}
-    if route == "report":
-        extra = {"enrolment_report_id": add_participants_report(site, sorting=("course:courseshortnamewithlink", "user:username")).id}
+    if route.startswith("report"):
+        extra = {"enrolment_report_id": add_participants_report(site, sorting=SYNC_SORTING, filters=SYNC_FILTERS).id,
+                 "report_delta_filters": route == "report-filters"}
     with moodle_env(tmp_path_factory.mktemp("delta"), site=site) as env:
         env.store.update_integration(Integration(id=env.integration_id, connector="moodle", base_url=env.base_url,
                                                  credentials={"token": ADMIN_TOKEN}, settings=extra))

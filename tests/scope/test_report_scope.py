@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from connectors.moodle._scope_report import ACCESS_CAPABILITIES, REPORT_COLUMNS, SORT_COLUMNS
 from connectors.moodle.simulator import ADMIN_TOKEN, Token, tiny_site
-from connectors.moodle.simulator._reportbuilder import COLUMNS, SYNC_COLUMNS, add_participants_report
+from connectors.moodle.simulator._reportbuilder import COLUMNS, SYNC_COLUMNS, SYNC_FILTERS, add_participants_report
 from engine.cli import app
 from engine.scope import run_scope_test
 
@@ -52,7 +52,7 @@ def _assert_misconfigured(entry, report, *phrases: str) -> None:
     assert entry.detail.startswith("MISCONFIGURED: report "), entry.detail
     for phrase in phrases:
         assert phrase in entry.detail, (phrase, entry.detail)
-    assert len(_setup_steps(report)) == 7
+    assert len(_setup_steps(report)) == 8
     assert not any(s.startswith("Nothing to add") for s in report.checklist)
 
 
@@ -84,7 +84,7 @@ def test_missing_capability(tmp_path):
     assert entry.status == "FORBIDDEN" and entry.missing_capabilities == ACCESS_CAPABILITIES, entry
     assert "You cannot view this report" in entry.detail
     assert any(s.startswith("Give") and all(c in s for c in ACCESS_CAPABILITIES) for s in report.checklist)
-    assert len(_setup_steps(report)) == 7
+    assert len(_setup_steps(report)) == 8
 
 
 def test_report_functions_missing_from_the_service(tmp_path):
@@ -205,8 +205,8 @@ def test_cli_prints_the_setup_checklist(admin_env):
     result = CliRunner().invoke(app, ["scope-test", "--integration", admin_env.integration_id,
                                       "--store", f"sqlite://{admin_env.store.path}"], env={"COLUMNS": "1000"})
     assert result.exit_code == 1, result.output  # FORBIDDEN
-    numbered = re.findall(r"^\s+\d+\. (Report route set-up \d/7: .*)$", result.stdout, re.M)
-    assert len(numbered) == 7 and "Include default setup' UNTICKED" in numbered[0], result.stdout
+    numbered = re.findall(r"^\s+\d+\. (Report route set-up \d/8: .*)$", result.stdout, re.M)
+    assert len(numbered) == 8 and "Include default setup' UNTICKED" in numbered[0], result.stdout
 
 
 def test_guide_lists_the_columns_in_order():
@@ -217,3 +217,25 @@ def test_guide_lists_the_columns_in_order():
                    "--setting enrolment_report_id=", "78,000", "~15"):
         assert needed in section, needed
     assert all(REPORT_COLUMNS[[c.identifier for c in REPORT_COLUMNS].index(s)].title in section for s in SORT_COLUMNS)
+
+
+@pytest.mark.parametrize(("filters", "setting", "expected"), [
+    (SYNC_FILTERS, True, "OK"),
+    ((), True, "no filter on Course completion › Time completed (completion:timecompleted), Course completion › "
+               "Time started (completion:timestarted), Enrolment › Time created (enrolment:timecreated)"),
+    (SYNC_FILTERS[:2], True, "no filter on Enrolment › Time created (enrolment:timecreated): a DELTA would read"),
+    (SYNC_FILTERS, False, "has the DELTA date filters: lmsync integrations update"),
+    ((), False, "OK"),
+])
+def test_the_delta_date_filters_are_checked(admin_env, filters, setting, expected):
+    """With report_delta_filters a DELTA narrows the report with three date filters: one the report
+    lacks is silently ignored by Moodle (the read would be the whole report), so it is probed."""
+    report_obj = _good(admin_env.site, filters=filters)
+    entry, report = _scope(admin_env, report_obj.id, report_delta_filters=setting)
+    if expected == "OK":
+        assert (entry.status, entry.detail) == ("OK", ""), entry
+    elif setting:
+        _assert_misconfigured(entry, report, expected)
+    else:
+        assert entry.status == "OK" and expected in entry.detail, entry
+    assert report_obj.user_filters.get(2) is None, "the probe left filter values behind"

@@ -32,7 +32,7 @@ from ._site import COMPLETE_STATES, MoodleSite
 
 __all__ = [
     "CustomReport", "ReportRow", "COLUMNS", "SYNC_COLUMNS", "DEFAULT_SETUP_COLUMNS", "CONDITIONS",
-    "DATE_FILTERS", "SOURCE", "SOURCE_NAME", "add_participants_report", "userdate", "user_timezone",
+    "DATE_FILTERS", "SYNC_SORTING", "SYNC_FILTERS", "SOURCE", "SOURCE_NAME", "add_participants_report", "userdate", "user_timezone",
     "report_rows", "format_rows", "ROLE_AGGREGATIONS", "Column",
 ]
 
@@ -46,6 +46,10 @@ SYNC_COLUMNS = (
     "enrolment:timecreated", "enrolment:timestarted", "enrolment:timeended", "role:shortname",
     "completion:completed", "completion:timecompleted", "completion:timestarted", "user:username",
 )
+# What lmsync's set-up checklist asks for: sorting by course then username (rows of one
+# (user, course) adjacent) and the date filters a report-route DELTA narrows the report with.
+SYNC_SORTING = ("course:courseshortnamewithlink", "user:username")
+SYNC_FILTERS = ("completion:timecompleted", "completion:timestarted", "enrolment:timecreated")
 # "Include default setup" ticked: the datasource's default columns and the Active-only condition.
 DEFAULT_SETUP_COLUMNS = ("course:coursefullnamewithlink", "enrol:plugin", "user:fullnamewithlink")
 

@@ -88,9 +88,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         seed=args.seed, users=args.users, courses=args.courses,
         enrolments_per_course=args.enrolments_per_course)
     if args.report:
-        from ._reportbuilder import add_participants_report
-        report = add_participants_report(site, sorting=("course:courseshortnamewithlink", "user:fullnamewithlink",
-                                                        "enrol:plugin"))
+        from ._reportbuilder import SYNC_FILTERS, SYNC_SORTING, add_participants_report
+        report = add_participants_report(site, sorting=SYNC_SORTING, filters=SYNC_FILTERS)
         print(f"report id: {report.id}", flush=True)
     control = SimControl(latency_ms=args.latency_ms, fault_rate=args.fault_rate, seed=args.seed)
     app = create_app(site, control, debug=args.debug)
