@@ -18,7 +18,10 @@ before the credentials are given: it is then disabled and ``INCOMPLETE``; ``comp
 checks the credentials (``verify``, e.g. ``scope_verifier``), stores them, enables the
 integration (``FINAL_SYNC_PENDING``; ``COMPLETED`` once a FULL sync succeeded) and publishes
 ``integration-created``. Credentials that fail the check publish ``connection-flow-failed``
-and leave the link usable for another try.
+and leave the link usable for another try. ``complete_flow``'s ``opt_outs`` are the OPTIONAL
+items of the integration's scope config the end user declined (``engine.scope_config``;
+``opt_out_choices`` lists what can be declined): checked before the link is claimed, stored
+with the credentials, so the first sync already leaves them out.
 
 Errors (all ``ConnectError``, an ``LmsyncError``): ``LinkNotFound``, ``LinkExpired``,
 ``LinkUsed``, ``ConnectInputError`` (a field; its ``field`` attribute names it) and
@@ -31,7 +34,7 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,6 +45,7 @@ from engine.errors import LmsyncError
 from engine.ids import random_id
 from engine.integrations import (IntegrationChange, IntegrationMissing, SiteUrlError, UnknownConnector,
                                  connector_info, normalize_site_url, update_integration)
+from engine.scope_config import ScopeConfigError, parse_opt_outs, scope_config_for
 from engine.store._connect import ConnectLink, IntegrationSetup
 from engine.store.base import Integration, Store
 
@@ -49,7 +53,7 @@ __all__ = [
     "LINK_TTL", "EXCHANGE_TTL", "LINK_TYPES", "LANGUAGES", "EMAIL_PATTERN", "EndUser", "IssuedLink", "FlowResult",
     "ConnectError", "LinkNotFound", "LinkExpired", "LinkUsed", "ConnectInputError", "ConnectFlowFailed",
     "hash_token", "link_url", "create_link", "create_relink", "resolve_link", "start_flow", "complete_flow",
-    "fail_flow", "integration_by_token", "setup_status", "end_user_of", "scope_verifier",
+    "fail_flow", "integration_by_token", "setup_status", "end_user_of", "scope_verifier", "opt_out_choices",
 ]
 
 log = logging.getLogger("lmsync.connect")
@@ -311,9 +315,28 @@ def _check_credentials(tool: str, credentials: dict[str, str]) -> None:
         raise ConnectInputError("credentials", f"{missing[0]!r} is required (a non-empty string)")
 
 
+def opt_out_choices(store: Store, integration_id: str | None) -> list[tuple[str, bool]]:
+    """``[(item, opted_out)]``: the OPTIONAL items of the integration's scope config the end
+    user may decline (``models.M``, ``fields.M.F``, ``actions.A``) and whether they did; ``[]``
+    before the integration exists or on a store without scope configs."""
+    if not integration_id or not hasattr(store, "scope_config_of"):
+        return []
+    scope = scope_config_for(store, integration_id)
+    return [(item, item in scope.opted_out) for item in scope.optional_items()]
+
+
+def _checked_opt_outs(store: Store, integration_id: str, opt_outs: Iterable[str] | None) -> frozenset[str] | None:
+    if opt_outs is None:
+        return None
+    try:
+        return parse_opt_outs(store.scope_config_of(integration_id), opt_outs)  # type: ignore[attr-defined]
+    except ScopeConfigError as exc:
+        raise ConnectInputError("opt_outs", str(exc)) from None
+
+
 def complete_flow(store: Store, token: str, *, credentials: dict[str, str], base_url: str | None = None,
                   tool: str | None = None, settings: dict[str, Any] | None = None, verify: Verify | None = None,
-                  now: datetime | None = None) -> FlowResult:
+                  opt_outs: Iterable[str] | None = None, now: datetime | None = None) -> FlowResult:
     """Finish the flow of link *token* with the end user's *credentials* (and *base_url*,
     required unless ``start_flow`` ran or it is a relink keeping its URL).
 
@@ -324,12 +347,16 @@ def complete_flow(store: Store, token: str, *, credentials: dict[str, str], base
     credentials are stored (a relink through ``engine.integrations.update_integration``, so
     the id stays), ``integration-created`` is published for a new integration, and the
     exchange token is issued.
+
+    *opt_outs* (``None``: leave them as they are) replace the integration's opt-outs; each must
+    be an OPTIONAL item of its scope config (``ConnectInputError`` on ``opt_outs`` otherwise).
     """
     link = resolve_link(store, token, now)
     candidate = _candidate(store, link, token, base_url, tool, settings, now)
     link = resolve_link(store, token, now)  # start_flow may have bound it to the integration
     user = _end_user_from_link(link)
     _check_credentials(candidate.connector, credentials)
+    declined = _checked_opt_outs(store, candidate.id, opt_outs)
     trial = replace(candidate, credentials={**candidate.credentials, **credentials}, enabled=True)
     availability = None
     if verify is not None:
@@ -347,6 +374,8 @@ def complete_flow(store: Store, token: str, *, credentials: dict[str, str], base
         integration.settings = candidate.settings
         integration.availability = availability if availability is not None else integration.availability
         store.update_integration(integration)
+    if declined is not None:
+        store.set_opt_outs(integration.id, declined, now)  # type: ignore[attr-defined]
     relinked = link.kind == "relink"
     if not relinked:
         _put_setup(store, integration.id, "FINAL_SYNC_PENDING", user, now)

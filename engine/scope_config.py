@@ -10,11 +10,21 @@ action allowed) applies until another is bound. Its JSON form (what the store ke
      "store_remote_data": false,
      "custom_fields": {"users": [{"key": "shirt_size", "label": "Shirt size"}]}}
 
-Anything not named is ENABLED. OPTIONAL is Kombo's "the end user may opt out"; lmsync has no
-opt-out step, so it behaves as ENABLED (and is shown as OPTIONAL). A disabled model is not read
-(no calls) and its stored rows are removed at the next sync; a disabled field is not mapped
-(stored and served as ``null``) and the source keys its expression reads are left out of
-``remote_data``. Only fields whose unified schema allows ``null`` can be disabled.
+Anything not named is ENABLED. OPTIONAL is Kombo's "the end user may opt out": it behaves as
+ENABLED until the customer's admin unticks it on the Connect page (``engine.api._connect_page``)
+or an operator opts it out (``set_opt_outs`` of the store); the integration's *effective* config
+is its bound config minus its opt-outs (keys ``models.M``, ``fields.M.F``, ``actions.A``, as in
+the JSON form), and ``scope_config_for`` is the one place every caller gets it from. An opted-out
+item behaves exactly as DISABLED (and is still shown as OPTIONAL, ``opted_out_by_customer``).
+Only OPTIONAL items can be opted out; an opt-out of an item the bound config no longer lists as
+OPTIONAL is kept but has no effect. A disabled model is not read (no calls) and its stored rows
+are removed at the next sync; a disabled field is not mapped (stored and served as ``null``)
+and the source keys its expression reads are left out of ``remote_data``. Only fields whose unified schema allows ``null`` can be disabled or opted out.
+
+When an integration's effective config *narrows* (a model or field that was read is not, or
+``remote_data`` is no longer stored; write actions hold no data), the store sets its
+``data_expired_at`` (the earliest narrowing is kept); the next successful FULL sync of every
+model, which removes what is no longer covered, clears it (``narrows``).
 
 ``custom_fields`` declares the API client's own keys per model (``CUSTOM_FIELD_MODELS``); each
 integration maps a key to one of its integration fields (``engine.api._routes_custom_fields``) and
@@ -24,7 +34,8 @@ read endpoints answer ``custom_fields: {key: value}``.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -44,6 +55,8 @@ __all__ = [
     "default_config",
     "scope_config_for",
     "purge_disabled",
+    "parse_opt_outs",
+    "narrows",
 ]
 
 DEFAULT_ID = "default"
@@ -89,9 +102,11 @@ class ScopeConfig:
     store_remote_data: bool = True
     created_at: datetime | None = None
     custom_fields: tuple[CustomFieldDecl, ...] = ()
+    #: the integration's opt-outs that apply (OPTIONAL items only): "models.M", "fields.M.F", "actions.A"
+    opted_out: frozenset[str] = frozenset()
 
     def model_setting(self, model: str) -> str:
-        """ENABLED, DISABLED or OPTIONAL for *model*."""
+        """ENABLED, DISABLED or OPTIONAL for *model* (as configured; opt-outs do not change it)."""
         return self.models.get(model, "ENABLED")
 
     def field_setting(self, model: str, name: str) -> str:
@@ -104,18 +119,46 @@ class ScopeConfig:
         """The setting of write action *action* (lmsync name or Kombo id)."""
         return self.actions.get(_BY_KOMBO_ID.get(action, action), "ENABLED")
 
+    def is_opted_out(self, kind: str, name: str) -> bool:
+        """Whether the customer opted out of *name* (a model, ``model.field`` or action, by *kind*
+        ``models``/``fields``/``actions``)."""
+        if kind == "actions":
+            name = _BY_KOMBO_ID.get(name, name)
+        return f"{kind}.{name}" in self.opted_out
+
     def model_enabled(self, model: str) -> bool:
         """Whether *model* is read, stored and served."""
-        return self.model_setting(model) != "DISABLED"
+        return self.model_setting(model) != "DISABLED" and not self.is_opted_out("models", model)
+
+    def field_enabled(self, model: str, name: str) -> bool:
+        """Whether ``model.name`` is mapped, stored and served."""
+        return (self.model_enabled(model) and self.field_setting(model, name) != "DISABLED"
+                and not self.is_opted_out("fields", f"{model}.{name}"))
 
     def action_enabled(self, action: str) -> bool:
         """Whether write action *action* may run."""
-        return self.action_setting(action) != "DISABLED"
+        return self.action_setting(action) != "DISABLED" and not self.is_opted_out("actions", action)
 
     def disabled_fields(self, model: str) -> frozenset[str]:
         """The unified fields of *model* that are not mapped (stored and served as null)."""
         return frozenset(k.split(".", 1)[1] for k, v in self.fields.items()
-                         if v == "DISABLED" and k.split(".", 1)[0] == model)
+                         if k.split(".", 1)[0] == model and (v == "DISABLED" or f"fields.{k}" in self.opted_out))
+
+    def optional_items(self) -> list[str]:
+        """The keys of the OPTIONAL items that can be opted out (``models.M``, ``fields.M.F``,
+        ``actions.A``), in a stable order; fields of a DISABLED model are left out."""
+        out = [f"models.{m}" for m in MODELS if self.model_setting(m) == "OPTIONAL"]
+        out += [f"fields.{k}" for k, v in sorted(self.fields.items())
+                if v == "OPTIONAL" and self.model_setting(k.split(".", 1)[0]) != "DISABLED"
+                and k.split(".", 1)[1] in _nullable(k.split(".", 1)[0])]
+        out += [f"actions.{a}" for a in ACTION_NAMES if self.action_setting(a) == "OPTIONAL"]
+        return out
+
+    def with_opt_outs(self, keys: Iterable[str]) -> "ScopeConfig":
+        """This config as an integration with opt-outs *keys* has it (keys that are not OPTIONAL
+        items of this config are ignored)."""
+        applicable = set(self.optional_items())
+        return replace(self, opted_out=frozenset(k for k in keys if k in applicable))
 
     def as_json(self) -> dict[str, Any]:
         """The stored JSON form (see the module docstring)."""
@@ -243,9 +286,68 @@ def parse_config(config_id: str, name: str, config: Any, created_at: datetime | 
 
 
 def scope_config_for(store: Any, integration_id: str) -> ScopeConfig:
-    """The config *integration_id* is bound to (the default on a store without scope configs)."""
+    """The *effective* config of *integration_id*: the one it is bound to minus its customer's
+    opt-outs (the default on a store without scope configs). Every sync, API and action check
+    reads it through here."""
     lookup = getattr(store, "scope_config_of", None)
-    return lookup(integration_id) if lookup is not None else default_config()
+    if lookup is None:
+        return default_config()
+    bound = lookup(integration_id)
+    opt_outs = getattr(store, "opt_outs_of", None)
+    return bound.with_opt_outs(opt_outs(integration_id)) if opt_outs is not None else bound
+
+
+def parse_opt_outs(scope: ScopeConfig, items: Iterable[Any]) -> frozenset[str]:
+    """Validated opt-out keys for an integration bound to *scope*: each must name an OPTIONAL
+    model (``models.M``), field (``fields.M.F``) or action (``actions.A``, lmsync name or Kombo
+    id) of *scope*; ``ScopeConfigError`` names the first that does not."""
+    out: set[str] = set()
+    ordered = scope.optional_items()
+    optional = set(ordered)
+    for item in items:
+        kind, _, name = str(item).partition(".")
+        if kind == "actions":
+            name = _BY_KOMBO_ID.get(name, name)
+        key = f"{kind}.{name}"
+        if key in optional:
+            out.add(key)
+            continue
+        raise ScopeConfigError(f"opt-out {item!r}: {_why_not(scope, kind, name)} (OPTIONAL items of scope config "
+                               f"{scope.name!r}: {', '.join(ordered) or 'none'})")
+    return frozenset(out)
+
+
+def _why_not(scope: ScopeConfig, kind: str, name: str) -> str:
+    """Why ``kind.name`` cannot be opted out (it is not an OPTIONAL item of *scope*)."""
+    model, _, fname = name.partition(".")
+    if kind == "models" and name in MODELS:
+        setting = scope.model_setting(name)
+    elif kind == "fields" and model in MODELS and fname in MODELS[model].fields:
+        setting = scope.field_setting(model, fname)
+        if setting == "OPTIONAL":
+            return f"the {model} model requires a value for {fname}, so it cannot be opted out"
+    elif kind == "actions" and name in ACTION_NAMES:
+        setting = scope.action_setting(name)
+    else:
+        return "not a model, field or action; expected models.MODEL, fields.MODEL.FIELD or actions.ACTION"
+    return f"scope config {scope.name!r} has it {setting}; only OPTIONAL items can be opted out"
+
+
+def _coverage(scope: ScopeConfig) -> set[str]:
+    """What synced data *scope* keeps: enabled models, their enabled fields and ``remote_data``."""
+    out = {"remote_data"} if scope.store_remote_data else set()
+    for model, spec in MODELS.items():
+        if scope.model_enabled(model):
+            out.add(f"models.{model}")
+            out.update(f"fields.{model}.{f}" for f in spec.fields if scope.field_enabled(model, f))
+    return out
+
+
+def narrows(before: ScopeConfig, after: ScopeConfig) -> bool:
+    """Whether going from effective config *before* to *after* leaves out synced data *before*
+    kept (a model, a field, ``remote_data``): the data synced under *before* then expired.
+    Write actions hold no synced data and do not count."""
+    return bool(_coverage(before) - _coverage(after))
 
 
 def purge_disabled(store: Any, integration_id: str, scope: ScopeConfig, run: Any) -> None:
@@ -258,4 +360,5 @@ def purge_disabled(store: Any, integration_id: str, scope: ScopeConfig, run: Any
         run.stats[model] = {"created": 0, "updated": 0, "unchanged": 0, "deleted": gone, "invalid": 0,
                             "calls": 0, "retries": 0, "seconds": 0.0, "scope_config": "DISABLED"}
         if gone:
-            run.warnings.append(f"scope config {scope.name!r}: {model} is disabled; its {gone:,} stored records were removed")
+            why = "was opted out by the customer" if scope.is_opted_out("models", model) else "is disabled"
+            run.warnings.append(f"scope config {scope.name!r}: {model} {why}; its {gone:,} stored records were removed")

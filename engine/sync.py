@@ -143,6 +143,18 @@ def _checked_models(models: Iterable[str] | None, specset: SpecSet) -> list[str]
     return models
 
 
+def _clear_expiry(store: Store, integration_id: str, started_at: datetime) -> None:
+    """A successful FULL sync of every model removed what a narrowed scope config no longer
+    covers: clear the integration's ``data_expired_at`` (``engine.scope_config``)."""
+    clear = getattr(store, "clear_data_expired", None)
+    if clear is None:
+        return
+    try:
+        clear(integration_id, started_at)
+    except Exception as exc:  # noqa: BLE001 - the run is recorded; the next FULL sync clears it
+        log.warning("clearing data_expired_at of %s failed: %s", integration_id, exc)
+
+
 class SyncEngine:
     """Runs syncs of integrations into a store. One instance serves many integrations."""
 
@@ -266,6 +278,8 @@ class SyncEngine:
             run.finished_at = now_utc()
             changed = [m for m, s in run.stats.items() if s.get("created") or s.get("updated") or s.get("deleted")]
             if self._finish(run):
+                if run.status == "succeeded" and kind == "FULL" and set(wanted) >= set(specset.specs):
+                    _clear_expiry(self.store, integration_id, run.started_at)
                 self.pm.hook.lmsync_sync_finished(integration=integration, run=run, changed_models=changed, store=self.store)
         return run
 

@@ -11,7 +11,10 @@ tells an opener/parent window the exchange token and polls the progress):
 * ``POST /connect/{token}`` with ``step=credentials`` — ``complete_flow`` with the scope test
   (``ApiServices.scope_probe``) as its check: a model that cannot be read fails the flow, and
   the matrix says what to fix for each gap (the link stays usable); else "connected", the first
-  FULL sync is queued (``ApiServices.force_sync``) and its progress shown.
+  FULL sync is queued (``ApiServices.force_sync``) and its progress shown. Step 2 also lists the
+  OPTIONAL items of the integration's scope config as checkboxes (``opt_out_choices``; ticked =
+  shared): each offered item comes with a hidden ``offer_<item>`` field and a ``share_<item>``
+  checkbox, and an offered item left unticked is an opt-out that ``complete_flow`` records.
 * ``GET /connect/{token}/progress`` (HTML, refreshes itself) and ``/status`` (JSON) — the first
   sync's progress per model, for 24 hours after the link was used.
 * ``GET /connect-assets/{name}`` — the page's CSS and script, shipped in the package.
@@ -36,7 +39,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from engine.connect import (ConnectFlowFailed, ConnectInputError, LinkExpired, LinkNotFound, LinkUsed, complete_flow,
-                            hash_token, resolve_link, setup_status, start_flow)
+                            hash_token, opt_out_choices, resolve_link, setup_status, start_flow)
 from engine.errors import LmsyncError
 from engine.integrations import SiteUrlError, UnknownConnector, connector_info, normalize_site_url
 from engine.plugins import connectors, get_plugin_manager
@@ -45,6 +48,7 @@ from engine.store._connect import ConnectLink
 from engine.store.base import Integration, Store
 
 from ._html import HTML_HEADERS, TEMPLATES, csrf_shaped, is_https, new_csrf, read_form, same_secret, template_env
+from ._integration_json import _MODEL_LABELS, WRITE_ACTIONS
 
 __all__ = ["connect_page_routes", "CSRF_COOKIE", "PROGRESS_WINDOW", "ScopeGaps"]
 
@@ -133,6 +137,13 @@ class _Flow:
         return _page(template, self.t, status, cookie=(self.action, self.csrf, secure),
                      **{**common, **context})
 
+    def integration_id(self) -> str | None:
+        """The link's integration, also when this request's ``start_flow`` just made it."""
+        if self.link.integration_id is None:
+            fresh = self.store.connect_link_by_hash(hash_token(self.token))  # type: ignore[attr-defined]
+            return fresh.integration_id if fresh is not None else None
+        return self.link.integration_id
+
     def site_step(self, status: int = 200, *, base_url: str = "", tool: str | None = None,
                   errors: dict[str, str] | None = None) -> HTMLResponse:
         if not base_url and self.link.integration_id:
@@ -145,14 +156,48 @@ class _Flow:
 
     def credentials_step(self, status: int = 200, *, tool: str, base_url: str, note: str = "",
                          errors: dict[str, str] | None = None, report: Any = None,
-                         warnings: list[str] | None = None) -> HTMLResponse:
+                         warnings: list[str] | None = None, integration_id: str | None = None,
+                         form: dict[str, str] | None = None) -> HTMLResponse:
         info = connector_info(tool)
         steps = get_plugin_manager().hook.lmsync_connect_instructions(connector=tool, language=self.link.language or "en")
         credentials = [{"name": n, "label": f"{info.label} {n.replace('_', ' ')}"} for n in info.credential_names]
+        choices = _choices(self.store, integration_id or self.integration_id(), form)
         return self.render("credentials.html", status, step=2, heading=self.t["step2_title"], chosen=tool,
                            base_url=base_url, note=note, steps=steps or [], credentials=credentials,
                            errors=errors or {}, report=report, warnings=warnings or [],
-                           remote=getattr(report, "remote_info", None))
+                           remote=getattr(report, "remote_info", None), choices=choices)
+
+
+def _choice_label(item: str) -> str:
+    """A readable label of an opt-out item (``models.users``, ``fields.users.work_email``, ``actions.enroll``)."""
+    kind, _, name = item.partition(".")
+    if kind == "models":
+        return _MODEL_LABELS.get(name, name)
+    if kind == "fields":
+        model, _, field = name.partition(".")
+        return f"{_MODEL_LABELS.get(model, model)}: {field.replace('_', ' ')}"
+    return next((label for _aid, short, label in WRITE_ACTIONS if short == name), name)
+
+
+def _choices(store: Store, integration_id: str | None, form: dict[str, str] | None) -> list[dict[str, Any]]:
+    """The step's opt-out checkboxes: ``[{item, label, kind, shared}]``; *form* (a re-shown
+    step) keeps what the end user ticked."""
+    form = form or {}
+    posted = any(k.startswith("offer_") for k in form)
+    out = []
+    for item, opted_out in opt_out_choices(store, integration_id):
+        shared = f"share_{item}" in form if posted else not opted_out
+        out.append({"item": item, "label": _choice_label(item), "kind": item.partition(".")[0], "shared": shared})
+    return out
+
+
+def _posted_opt_outs(form: dict[str, str]) -> list[str] | None:
+    """The opt-outs a step-2 form records: each offered item left unticked; ``None`` when the
+    form offered none (the opt-outs stay as they are)."""
+    offered = [k.removeprefix("offer_") for k in form if k.startswith("offer_")]
+    if not offered:
+        return None
+    return [item for item in offered if f"share_{item}" not in form]
 
 
 def _warnings(tool: str, report: Any) -> list[str]:
@@ -191,15 +236,16 @@ def _on_site(flow: _Flow, form: dict[str, str]) -> HTMLResponse:
         if tool is None:
             raise ConnectInputError("integration_tool", flow.t["choose_tool"])
         url, note = normalize_site_url(base_url, connector_info(tool))
+        integration_id = flow.link.integration_id
         if flow.link.kind == "create":
-            start_flow(flow.store, flow.token, base_url=url, tool=tool)
+            integration_id = start_flow(flow.store, flow.token, base_url=url, tool=tool).id
     except ConnectInputError as exc:
         return flow.site_step(400, base_url=base_url, tool=tool, errors={exc.field: str(exc).split(": ", 1)[-1]})
     except UnknownConnector as exc:
         return flow.site_step(400, base_url=base_url, tool=None, errors={"integration_tool": str(exc)})
     except SiteUrlError as exc:
         return flow.site_step(400, base_url=base_url, tool=tool, errors={"base_url": str(exc)})
-    return flow.credentials_step(tool=tool, base_url=url, note=note)
+    return flow.credentials_step(tool=tool, base_url=url, note=note, integration_id=integration_id)
 
 
 def _on_credentials(flow: _Flow, form: dict[str, str]) -> HTMLResponse:
@@ -211,21 +257,22 @@ def _on_credentials(flow: _Flow, form: dict[str, str]) -> HTMLResponse:
     captured: dict[str, Any] = {}
     try:
         result = complete_flow(flow.store, flow.token, credentials=credentials, base_url=base_url, tool=tool,
-                               verify=_verify(flow, captured))
+                               verify=_verify(flow, captured), opt_outs=_posted_opt_outs(form))
     except ConnectInputError as exc:
         message = str(exc).split(": ", 1)[-1]
         if exc.field in ("base_url", "integration_tool", "settings"):
             return flow.site_step(400, base_url=base_url, tool=tool, errors={"base_url": message})
-        return flow.credentials_step(400, tool=tool, base_url=base_url, errors={"credentials": message})
+        field = "opt_outs" if exc.field == "opt_outs" else "credentials"
+        return flow.credentials_step(400, tool=tool, base_url=base_url, errors={field: message}, form=form)
     except ConnectFlowFailed as exc:
         report = captured.get("report")
         if report is not None:
             return flow.credentials_step(422, tool=tool, base_url=base_url, report=report,
-                                         warnings=_warnings(tool, report))
+                                         warnings=_warnings(tool, report), form=form)
         reason = str(exc).removeprefix("the credentials did not work: ")
         for value in credentials.values():  # never echo a credential, even inside a remote's message
             reason = reason.replace(value, "…") if value else reason
-        return flow.credentials_step(422, tool=tool, base_url=base_url,
+        return flow.credentials_step(422, tool=tool, base_url=base_url, form=form,
                                      errors={"credentials": flow.t["credentials_failed"].format(reason=reason)})
     integration, not_started = result.integration, ""
     try:

@@ -16,6 +16,7 @@ from referencing.jsonschema import DRAFT202012
 from ._admin_openapi import add_admin_operations
 from ._connect_openapi import add_connect_operations
 from ._fields_openapi import add_fields_operations
+from ._scope_configs_openapi import add_scope_config_operations
 from ._tools_openapi import add_tool_operations
 
 __all__ = ["contract", "body_validator", "served_openapi", "SERVED_OPERATIONS", "ACTION_OPERATIONS"]
@@ -120,6 +121,7 @@ def served_openapi(operations: tuple[tuple[str, str], ...] = SERVED_OPERATIONS) 
     add_admin_operations(doc)
     add_connect_operations(doc)
     add_fields_operations(doc)
+    add_scope_config_operations(doc)
     doc["servers"] = [{"url": "/", "description": "this lmsync server"}]
     doc["info"] = {**doc["info"], "title": "lmsync (Kombo-compatible LMS API)"}
     doc.pop("webhooks", None)

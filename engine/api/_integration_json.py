@@ -1,5 +1,7 @@
 """The GetIntegrationsIntegrationId shape of an ``Integration``: ``end_user`` and ``setup_status``
-from the Connect flow (``engine.connect``), ``read_models`` / ``write_actions`` from the last scope test."""
+from the Connect flow (``engine.connect``), ``read_models`` / ``write_actions`` from the last scope test
+and the effective scope config (``engine.scope_config``: an opted-out OPTIONAL item answers
+``opted_out_by_customer: true``, ``is_available: false``), ``data_expired_at`` from the store."""
 
 from __future__ import annotations
 
@@ -48,14 +50,14 @@ def _availability(integration: Integration, *names: str) -> tuple[bool, str]:
 
 
 def _entry(entry_id: str, label: str, available: tuple[bool, str], setting: str = "ENABLED",
-           fields: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+           fields: list[dict[str, Any]] | None = None, *, enabled: bool = True, opted_out: bool = False) -> dict[str, Any]:
     return {
         "id": entry_id,
         "label": label,
-        "is_available": available[0] and setting != "DISABLED",
+        "is_available": available[0] and enabled,
         "coverage_status": available[1],
         "scope_config_setting": setting,
-        "opted_out_by_customer": False,
+        "opted_out_by_customer": opted_out,
         "fields": fields or [],
     }
 
@@ -64,10 +66,16 @@ def _model_entry(name: str, integration: Integration, scope: ScopeConfig) -> dic
     """A read model with its fields' scope config settings."""
     m = MODELS[name]
     available = _availability(integration, name, m.webhook_name)
-    fields = [{"id": f, "is_available": available[0] and scope.field_setting(name, f) != "DISABLED",
+    fields = [{"id": f, "is_available": available[0] and scope.field_enabled(name, f),
                "coverage_status": available[1], "scope_config_setting": scope.field_setting(name, f),
-               "opted_out_by_customer": False} for f in m.fields]
-    return _entry(m.webhook_name, _MODEL_LABELS.get(name, name), available, scope.model_setting(name), fields)
+               "opted_out_by_customer": scope.is_opted_out("fields", f"{name}.{f}")} for f in m.fields]
+    return _entry(m.webhook_name, _MODEL_LABELS.get(name, name), available, scope.model_setting(name), fields,
+                  enabled=scope.model_enabled(name), opted_out=scope.is_opted_out("models", name))
+
+
+def _action_entry(aid: str, short: str, label: str, integration: Integration, scope: ScopeConfig) -> dict[str, Any]:
+    return _entry(aid, label, _availability(integration, short, aid), scope.action_setting(short),
+                  enabled=scope.action_enabled(short), opted_out=scope.is_opted_out("actions", short))
 
 
 def _tool(integration: Integration, services: ApiServices) -> dict[str, Any]:
@@ -100,6 +108,13 @@ def _last_sync(store: Store, integration: Integration) -> dict[str, Any] | None:
     }
 
 
+def _expired(store: Store, integration_id: str) -> str | None:
+    """``data_expired_at``: when a narrowing of the scope config expired the synced data."""
+    lookup = getattr(store, "data_expired_at", None)
+    at = lookup(integration_id) if lookup is not None else None
+    return iso(at) if at is not None else None
+
+
 def integration_json(store: Store, integration: Integration, services: ApiServices) -> dict[str, Any]:
     """The ``data`` object of ``GET /integrations/{id}``."""
     created = integration.created_at or datetime.now(timezone.utc)
@@ -112,13 +127,10 @@ def integration_json(store: Store, integration: Integration, services: ApiServic
         "setup_status": setup_status(store, integration),
         "end_user": end_user_of(store, integration).payload(),
         "scope_config": {"id": scope.id, "name": scope.name},
-        "data_expired_at": None,
+        "data_expired_at": _expired(store, integration.id),
         "created_at": iso(created),
         "beta": False,
         "read_models": [_model_entry(name, integration, scope) for name in MODELS],
-        "write_actions": [
-            _entry(aid, label, _availability(integration, short, aid), scope.action_setting(short))
-            for aid, short, label in WRITE_ACTIONS
-        ],
+        "write_actions": [_action_entry(aid, short, label, integration, scope) for aid, short, label in WRITE_ACTIONS],
         "lmsync_last_sync": _last_sync(store, integration),
     }

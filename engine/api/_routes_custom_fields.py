@@ -31,14 +31,14 @@ from ._cursor import Cursor, decode_cursor, encode_cursor, filters_hash
 from ._errors import ApiError, InputInvalid, IntegrationNotFound
 from ._params import _single_values
 from ._routes_fields import refresh_fields, source_objects
+from ._scope_configs_openapi import CUSTOM_FIELDS_MAX_PAGE, CUSTOM_FIELDS_PATH, CUSTOM_FIELD_PUT_BODY
 from ._serialize import passthrough_values
 
 __all__ = ["custom_field_routes", "with_custom_fields", "custom_field_id", "CustomFieldNotFound"]
 
-_PATH = "/v1/integrations/{integration_id}/custom-fields"
-_MAX_PAGE = 250  # as the SDK documents it
-_PUT_BODY: dict[str, Any] = {"type": "object", "required": ["integration_field_id"], "additionalProperties": False,
-                             "properties": {"integration_field_id": {"type": ["string", "null"]}}}
+_PATH = CUSTOM_FIELDS_PATH
+_MAX_PAGE = CUSTOM_FIELDS_MAX_PAGE
+_PUT_BODY = CUSTOM_FIELD_PUT_BODY  # the served OpenAPI's body schema
 _PUT_VALIDATOR = Draft202012Validator(_PUT_BODY)
 
 

@@ -6,8 +6,14 @@
   without ``store_remote_data``. Until the next sync rewrites them, stored rows may still hold
   the data; these rules keep it out of the answers meanwhile.
 * Admin (lmsync extension, admin key): ``GET /v1/scope-configs``, ``POST /v1/scope-configs``
-  ``{name, models?, fields?, actions?, store_remote_data?}``, ``PUT
-  /v1/integrations/{integration_id}/scope-config`` ``{scope_config_id}`` (id or name).
+  ``{name, models?, fields?, actions?, store_remote_data?}``, ``PUT /v1/scope-configs/{id}``
+  (the same body without ``name``: replaces a stored config's settings), ``PUT
+  /v1/integrations/{integration_id}/scope-config`` ``{scope_config_id}`` (id or name), ``PUT
+  /v1/integrations/{integration_id}/opt-outs`` ``{opt_outs: ["fields.users.work_email", ...]}``
+  (what the customer declines; OPTIONAL items only, else 400 naming the item — the Connect page
+  records the same).
+* Every rule here reads the *effective* config (``scope_config_for``): an opted-out OPTIONAL
+  item is answered exactly as a DISABLED one.
 
 The error codes are the contract's ``INTEGRATION.MODEL_DISABLED`` / ``ACTION_DISABLED``; as for
 every code outside the general enum (``_errors.contract_code``), the envelope carries the nearest
@@ -30,7 +36,8 @@ from ._auth import authenticate, require_admin
 from ._body import _parse
 from ._errors import ApiError, InputInvalid, IntegrationNotFound, contract_code
 
-__all__ = ["ModelDisabled", "check_model_enabled", "check_filters", "apply_scope", "scope_config_routes"]
+__all__ = ["ModelDisabled", "ScopeConfigNotFound", "check_model_enabled", "check_filters", "apply_scope",
+           "scope_config_routes"]
 
 _MODEL_DISABLED = "INTEGRATION.MODEL_DISABLED"
 # the users fields a progression's embedded user summary shows
@@ -44,6 +51,10 @@ class ModelDisabled(ApiError):
     code = contract_code(_MODEL_DISABLED)
 
     def __init__(self, model: str, scope: ScopeConfig) -> None:
+        if scope.is_opted_out("models", model):
+            super().__init__(f"[{_MODEL_DISABLED}] The {model} model is disabled: the customer opted out of it "
+                             f"(OPTIONAL in the integration's scope config {scope.name!r}, {scope.id}).")
+            return
         super().__init__(f"[{_MODEL_DISABLED}] The {model} model is disabled by the integration's scope config "
                          f"{scope.name!r} ({scope.id}); bind another with PUT /v1/integrations/{{id}}/scope-config.")
 
@@ -175,10 +186,63 @@ async def bind_config(request: Request) -> JSONResponse:
     return JSONResponse({"status": "success", "data": await run_in_threadpool(work)})
 
 
+class ScopeConfigNotFound(InputInvalid):
+    """No stored scope config has that id or name."""
+
+    status, title = 404, "The scope config was not found."
+
+
+async def update_config(request: Request) -> JSONResponse:
+    """``PUT /v1/scope-configs/{config_id}``: replace a stored config's settings."""
+    store: Store = request.app.state.store
+    config_id = request.path_params["config_id"]
+    await run_in_threadpool(_admin, store, request, "Changing a scope config")
+    body = await _parse(request, True)
+    if not isinstance(body, dict) or "name" in body:
+        raise InputInvalid("Invalid request body: expected the config's settings (models, fields, actions, "
+                           "store_remote_data, custom_fields); its name cannot be changed.")
+
+    def work() -> dict[str, Any]:
+        try:
+            return store.update_scope_config(config_id, body).summary()  # type: ignore[attr-defined]
+        except NotFound as exc:
+            raise ScopeConfigNotFound(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
+        except ScopeConfigError as exc:
+            raise InputInvalid(f"Invalid request body: {exc}") from None
+
+    return JSONResponse({"status": "success", "data": await run_in_threadpool(work)})
+
+
+async def set_opt_outs(request: Request) -> JSONResponse:
+    """``PUT /v1/integrations/{integration_id}/opt-outs``: the OPTIONAL items the customer declines."""
+    store: Store = request.app.state.store
+    integration_id = request.path_params["integration_id"]
+    await run_in_threadpool(_admin, store, request, "Changing an integration's opt-outs")
+    body = await _parse(request, True)
+    items = body.get("opt_outs") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise InputInvalid("Invalid request body: 'opt_outs' (a list of models.MODEL, fields.MODEL.FIELD or "
+                           "actions.ACTION, each OPTIONAL in the integration's scope config) is required.")
+
+    def work() -> dict[str, Any]:
+        if store.get_integration(integration_id) is None:
+            raise IntegrationNotFound(f"No integration with id {integration_id!r} was found.")
+        try:
+            scope = store.set_opt_outs(integration_id, items)  # type: ignore[attr-defined]
+        except ScopeConfigError as exc:
+            raise InputInvalid(f"Invalid request body at opt_outs: {exc}") from None
+        return {"integration_id": integration_id, "scope_config": {"id": scope.id, "name": scope.name},
+                "opt_outs": sorted(scope.opted_out)}
+
+    return JSONResponse({"status": "success", "data": await run_in_threadpool(work)})
+
+
 def scope_config_routes() -> list[Route]:
     """The admin routes, mounted under ``/v1``."""
     return [
         Route("/v1/scope-configs", list_configs, methods=["GET"]),
         Route("/v1/scope-configs", create_config, methods=["POST"]),
+        Route("/v1/scope-configs/{config_id}", update_config, methods=["PUT"]),
         Route("/v1/integrations/{integration_id}/scope-config", bind_config, methods=["PUT"]),
+        Route("/v1/integrations/{integration_id}/opt-outs", set_opt_outs, methods=["PUT"]),
     ]

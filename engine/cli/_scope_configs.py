@@ -1,13 +1,15 @@
-"""``lmsync scope-configs create|list|bind`` (``engine.scope_config``)."""
+"""``lmsync scope-configs create|list|bind|show|opt-out`` (``engine.scope_config``)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from engine.cli._common import JsonOpt, StoreOpt, emit, fail, get_store
-from engine.scope_config import ScopeConfigError
+from engine.scope_config import ScopeConfigError, scope_config_for
 from engine.store.base import NotFound, StoreError
 
 __all__ = ["scope_configs"]
@@ -71,10 +73,69 @@ def bind(
 ) -> None:
     """Bind an integration to a scope config. The next sync applies it: a narrower config removes
     what it no longer covers, a wider one is backfilled by the next full sync."""
+    store = get_store(store_url)
     try:
-        bound = get_store(store_url).bind_scope_config(integration_id, config)  # type: ignore[attr-defined]
+        store.bind_scope_config(integration_id, config)  # type: ignore[attr-defined]
     except NotFound as exc:
         raise fail(str(exc), 1) from None
-    emit({"integration_id": integration_id, "scope_config": {"id": bound.id, "name": bound.name}},
-         lambda c: c.print(f"{integration_id} now uses scope config [bold]{bound.name}[/bold]; "
-                           "the next sync applies it", highlight=False), as_json)
+    state = _state(store, integration_id)
+    emit(state, lambda c: (c.print(f"{integration_id} now uses scope config [bold]{state['scope_config']['name']}"
+                                   "[/bold]; the next sync applies it", highlight=False), _show_state(c, state)), as_json)
+
+
+def _state(store: Any, integration_id: str) -> dict[str, Any]:
+    """The integration's scope config, its opt-outs (in effect or not) and ``data_expired_at``."""
+    scope = scope_config_for(store, integration_id)
+    stored = store.opt_outs_of(integration_id)
+    expired = store.data_expired_at(integration_id)
+    return {"integration_id": integration_id, "scope_config": {"id": scope.id, "name": scope.name},
+            "optional": scope.optional_items(), "opt_outs": sorted(scope.opted_out),
+            "opt_outs_not_in_effect": sorted(stored - scope.opted_out),
+            "data_expired_at": expired.isoformat() if expired else None}
+
+
+def _show_state(c: Console, state: dict[str, Any]) -> None:
+    opted = set(state["opt_outs"])
+    shared = [i for i in state["optional"] if i not in opted]
+    c.print(f"optional, shared: {', '.join(shared) or '-'}", highlight=False)
+    c.print(f"opted out by the customer: {', '.join(state['opt_outs']) or '-'}", highlight=False)
+    if state["opt_outs_not_in_effect"]:
+        c.print(f"opt-outs of items no longer OPTIONAL (no effect): {', '.join(state['opt_outs_not_in_effect'])}",
+                highlight=False)
+    if state["data_expired_at"]:
+        c.print(f"data expired at {state['data_expired_at']} (the scope narrowed; the next full sync removes "
+                "what is no longer covered)", highlight=False)
+
+
+@scope_configs.command("show")
+def show(integration_id: str = typer.Argument(..., help="The integration."), store_url: str = StoreOpt,
+         as_json: bool = JsonOpt) -> None:
+    """Show an integration's scope config, its OPTIONAL items, the customer's opt-outs and
+    ``data_expired_at``."""
+    store = get_store(store_url)
+    if store.get_integration(integration_id) is None:
+        raise fail(f"no integration {integration_id!r}", 1)
+    state = _state(store, integration_id)
+    emit(state, lambda c: (c.print(f"{integration_id} uses scope config [bold]{state['scope_config']['name']}[/bold] "
+                                   f"({state['scope_config']['id']})", highlight=False), _show_state(c, state)), as_json)
+
+
+@scope_configs.command("opt-out")
+def opt_out(
+    integration_id: str = typer.Argument(..., help="The integration."),
+    items: list[str] = typer.Argument(None, help="OPTIONAL items to decline: models.MODEL, fields.MODEL.FIELD, "
+                                                  "actions.ACTION; none clears every opt-out."),
+    store_url: str = StoreOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Set the integration's opt-outs (what the Connect page records when the customer unticks
+    an OPTIONAL item), replacing the previous ones."""
+    store = get_store(store_url)
+    try:
+        store.set_opt_outs(integration_id, items or [])  # type: ignore[attr-defined]
+    except NotFound as exc:
+        raise fail(str(exc), 1) from None
+    except ScopeConfigError as exc:
+        raise fail(str(exc), 2) from None
+    state = _state(store, integration_id)
+    emit(state, lambda c: _show_state(c, state), as_json)

@@ -13,7 +13,7 @@ from engine.models import MODELS
 
 __all__ = ["Types", "SCHEMA_VERSION", "record_table", "ref_columns", "migrations"]
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 
 @dataclass(frozen=True)
@@ -279,8 +279,29 @@ def _v10(t: Types) -> list[str]:
     ]
 
 
+def _v11(t: Types) -> list[str]:
+    """Scope-config opt-outs (``engine.scope_config``, ``engine.store._scope_configs``): the
+    OPTIONAL items each integration's customer declined (``item``: ``models.M``, ``fields.M.F``,
+    ``actions.A``), and when its synced data expired because its effective scope narrowed
+    (``data_expired_at`` the earliest narrowing, ``narrowed_at`` the latest; the row goes with
+    the next successful FULL sync)."""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS integration_opt_outs (
+    integration_id {t.key} NOT NULL,
+    item {t.key} NOT NULL,
+    created_at {t.ts} NOT NULL,
+    PRIMARY KEY (integration_id, item)
+)""",
+        f"""CREATE TABLE IF NOT EXISTS integration_data_expiry (
+    integration_id {t.key} PRIMARY KEY,
+    data_expired_at {t.ts} NOT NULL,
+    narrowed_at {t.ts} NOT NULL
+)""",
+    ]
+
+
 def migrations(t: Types) -> list[tuple[int, list[str]]]:
     """``[(version, statements)]`` in order. Each migration runs in one transaction with its
     ``schema_version`` row, so it is applied once; the ``CREATE`` statements are idempotent too."""
     return [(1, _v1(t)), (2, _v2(t)), (3, _v3(t)), (4, _v4(t)), (5, _v5(t)), (6, _v6(t)), (7, _v7(t)),
-            (8, _v8(t)), (9, _v9(t)), (10, _v10(t))]
+            (8, _v8(t)), (9, _v9(t)), (10, _v10(t)), (11, _v11(t))]

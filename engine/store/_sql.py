@@ -243,7 +243,8 @@ class SQLStore(HeldSQLMixin, WebhookSQLMixin, ConnectSQLMixin, FieldsSQLMixin, S
             cur.execute(self._q("DELETE FROM action_tasks WHERE integration_id = ?"), [integration_id])
             # every table with an integration_id (webhook deliveries stay: they are the delivery log)
             for table in ("model_versions", "held_changes", "integration_fields", "integration_field_scans",
-                          "integration_scope_configs", "custom_field_mappings"):
+                          "integration_scope_configs", "custom_field_mappings", "integration_opt_outs",
+                          "integration_data_expiry"):
                 cur.execute(self._q(f"DELETE FROM {table} WHERE integration_id = ?"), [integration_id])
             self._remove_connect_rows(cur, integration_id)
             cur.execute(self._q("DELETE FROM integrations WHERE id = ?"), [integration_id])

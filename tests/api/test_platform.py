@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from engine.api import ApiServices, create_app
 from engine.api._admin_openapi import ADMIN_OPERATIONS
 from engine.api._connect_openapi import CONNECT_OPERATIONS
-from engine.api._contract import SERVED_OPERATIONS
+from engine.api._contract import SERVED_OPERATIONS, served_openapi
 from engine.api._fields_openapi import FIELDS_OPERATIONS
+from engine.api._scope_configs_openapi import SCOPE_CONFIG_OPERATIONS
 from engine.api._tools_openapi import EXTENSION_OPERATIONS
 from engine.store.base import Integration
 
@@ -65,6 +67,31 @@ def test_served_openapi(env):
         doc = c.get("/v1/openapi.json").json()
     served = {(p, m) for p, ops in doc["paths"].items() for m in ops}
     assert served == ({(f"/v1{p}", m) for p, m in SERVED_OPERATIONS} | set(EXTENSION_OPERATIONS) | set(ADMIN_OPERATIONS)
-                      | set(CONNECT_OPERATIONS) | set(FIELDS_OPERATIONS))
+                      | set(CONNECT_OPERATIONS) | set(FIELDS_OPERATIONS) | set(SCOPE_CONFIG_OPERATIONS))
     assert doc["servers"] == [{"url": "/", "description": "this lmsync server"}]
     assert "GetLmsCoursesPositiveResponse" in doc["components"]["schemas"]
+
+
+# The served routes that are not the JSON API, each with why the OpenAPI document leaves it out.
+_NOT_API = {
+    "/console/": "the operator console's HTML pages, forms and assets",
+    "/connect/": "the Connect page (HTML) the end user opens from a link",
+    "/connect-assets/": "the Connect page's static assets",
+    "/assets/tools/": "the tools' SVG logos, linked from the tools answer",
+}
+_SELF = "/v1/openapi.json"  # the document itself
+
+
+def test_every_served_route_is_in_the_served_openapi(env):
+    """Each (path, method) the app routes under /v1 is an operation of the served document, and
+    each operation is routed; any other route is one of the listed non-API prefixes."""
+    app = create_app(env.store, services=ApiServices(force_sync=lambda iid, kind: ("s", False)))
+    documented = {(p, m.upper()) for p, ops in served_openapi()["paths"].items() for m in ops}
+    routed = set()
+    for route in app.routes:
+        if route.path == _SELF or any(route.path.startswith(prefix) for prefix in _NOT_API):
+            continue
+        assert route.path.startswith("/v1/"), f"{route.path}: neither under /v1 nor a listed non-API route"
+        routed |= {(route.path, m) for m in route.methods or () if m != "HEAD"}
+    assert sorted(routed - documented) == [], "routed but not in the served OpenAPI"
+    assert sorted(documented - routed) == [], "in the served OpenAPI but not routed"
