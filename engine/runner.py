@@ -27,7 +27,7 @@ import json
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,33 +197,65 @@ def _paged(ctx: RunContext, stream: Stream, parent: Any, params=None) -> Iterato
     offset = number = pag.start
     received = pages = 0
     seen: set[str] = set()
-    while True:
-        context["page"] = {"offset": offset, "limit": pag.limit, "number": number}
-        response, records = ctx.fetch(stream.call, template.render(context), _accepting(stream, pairs=True))
-        pages += 1
-        if records:
-            digest = _page_digest(records)
-            if digest in seen:
-                raise PaginationError(
-                    f"{stream.where}: page {pages} (offset {offset}) repeats an earlier page; stopped so no record is read twice"
-                )
-            seen.add(digest)
-        yield from records
-        received += len(records)
-        if not records or (pag.stop == "short_page" and len(records) < pag.limit):
-            return
-        if pag.stop == "total":
-            total = pag.total(response) if pag.total else None
-            if not isinstance(total, int) or isinstance(total, bool):
-                raise BadResponse(f"{stream.where}: total expression {pag.total.source!r} gave {total!r}, expected an integer", call=stream.call)
-            if received >= total:
+    accept = _accepting(stream, pairs=True)
+    ahead: Future | None = None  # the next page, fetched while this one's records are consumed
+    pool: ThreadPoolExecutor | None = None
+    try:
+        while True:
+            if ahead is not None:
+                response, records = ahead.result()
+                ahead = None
+            else:
+                context["page"] = {"offset": offset, "limit": pag.limit, "number": number}
+                response, records = ctx.fetch(stream.call, template.render(context), accept)
+            pages += 1
+            if records:
+                digest = _page_digest(records)
+                if digest in seen:
+                    raise PaginationError(
+                        f"{stream.where}: page {pages} (offset {offset}) repeats an earlier page; stopped so no record is read twice"
+                    )
+                seen.add(digest)
+            received += len(records)
+            verdict = _after_page(ctx, stream, response, records, received, pages, max_pages)
+            if verdict is None:
+                offset += len(records)
+                number += 1
+                context["page"] = {"offset": offset, "limit": pag.limit, "number": number}
+                pool = pool or ThreadPoolExecutor(max_workers=1, thread_name_prefix="lmsync-page")
+                ahead = pool.submit(ctx.fetch, stream.call, template.render(context), accept)
+            yield from records
+            if verdict is _STOP:
                 return
-        if pages >= max_pages:
-            if ctx.max_pages and pages >= ctx.max_pages:
-                return
-            raise PaginationError(f"{stream.where}: more than max_pages={pag.max_pages} pages; stopped (runaway pagination)")
-        offset += len(records)
-        number += 1
+            if isinstance(verdict, Exception):
+                raise verdict
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+_STOP = object()
+
+
+def _after_page(ctx: RunContext, stream: Stream, response: Any, records: list[dict[str, Any]], received: int,
+                pages: int, max_pages: int) -> object | Exception | None:
+    """After a page: ``None`` (read the next one), ``_STOP``, or the error that ends the read
+    (raised once this page's records are consumed, as a read that stops there would)."""
+    pag = stream.pagination
+    if not records or (pag.stop == "short_page" and len(records) < pag.limit):
+        return _STOP
+    if pag.stop == "total":
+        total = pag.total(response) if pag.total else None
+        if not isinstance(total, int) or isinstance(total, bool):
+            return BadResponse(f"{stream.where}: total expression {pag.total.source!r} gave {total!r}, expected an integer",
+                               call=stream.call)
+        if received >= total:
+            return _STOP
+    if pages >= max_pages:
+        if ctx.max_pages and pages >= ctx.max_pages:
+            return _STOP
+        return PaginationError(f"{stream.where}: more than max_pages={pag.max_pages} pages; stopped (runaway pagination)")
+    return None
 
 
 def _followed(ctx: RunContext, stream: Stream, params: dict[str, Any]) -> Iterator[dict[str, Any]]:

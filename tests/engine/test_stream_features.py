@@ -262,3 +262,45 @@ def test_new_only_drops_stored_records_and_overlapping_reads_are_kept_once():
 def test_bad_delta_reads_are_refused_naming_the_spot(delta, message):
     with pytest.raises(SpecError, match=message.replace(".", "\\.")):
         _spec(READS[0], delta)
+
+
+# --- page read-ahead -------------------------------------------------------------------------
+PAGED = "  call: items\n  records: data\n  pagination: {type: page, limit: 2, stop: total, total: total}\n"
+
+
+def test_the_next_page_is_fetched_while_this_pages_records_are_consumed():
+    """Moodle or Canvas spends its time on page N+1 while lmsync maps page N: one page in
+    flight, never more, and none after the last."""
+    import threading
+
+    asked, gate = [], threading.Event()
+
+    def api(name, params):
+        asked.append(params["page"] if "page" in params else None)
+        return {"data": [{"id": 2 * len(asked) + i, "name": "n"} for i in range(2)] if len(asked) <= 3 else [],
+                "total": 6}
+
+    spec = _spec(PAGED.replace("call: items\n", "call: items\n  params: {page: \"=page.number\"}\n"))
+    records = iter_stream(RunContext(specset=SpecSet("t", {"skills": spec}), call=api), spec.source)
+    first = next(records)
+    for _ in range(100):  # page 1 is asked for before page 0's first record is handed on... or soon after
+        if len(asked) == 2:
+            break
+        gate.wait(0.01)
+    assert asked == [0, 1] and first["id"] == 2
+    rest = list(records)
+    assert [r["id"] for r in rest] == [3, 4, 5, 6, 7] and asked == [0, 1, 2]  # the total stops it: no 4th call
+
+
+def test_a_consumer_that_stops_early_leaves_no_thread_behind():
+    import threading
+
+    def api(name, params):
+        return {"data": [{"id": params["page"] * 2 + i, "name": "n"} for i in range(2)], "total": 100}
+
+    spec = _spec(PAGED.replace("call: items\n", "call: items\n  params: {page: \"=page.number\"}\n"))
+    before = {t.name for t in threading.enumerate()}
+    records = iter_stream(RunContext(specset=SpecSet("t", {"skills": spec}), call=api), spec.source)
+    assert [next(records)["id"] for _ in range(3)] == [0, 1, 2]
+    records.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("lmsync-page") and t.name not in before]
