@@ -423,7 +423,7 @@ def iter_enriched(ctx: RunContext, spec: Spec, chunk: int = 512) -> Iterator[dic
     records: Iterator[dict[str, Any]] = source
     for step in spec.enrich:
         if step.name in skipped:
-            records = _stood_in(step.name, records)
+            records = _stood_in(step, records)
         elif isinstance(step, Join):
             records = _with_join(step, indexes[id(step)], records)
         else:
@@ -445,11 +445,15 @@ def _delta_reads(ctx: RunContext, spec: Spec) -> Iterator[dict[str, Any]]:
         ctx.call(step.call, step.params.render({"settings": ctx.settings, "since": ctx.since}))
 
 
-def _stood_in(name: str, records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """A DELTA's skipped enrichment: nothing read, the record marked so its stored answer stands in."""
+def _stood_in(step: Join | Lookup, records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """A DELTA's skipped enrichment: nothing read, the record marked so its stored answer stands
+    in — unless the look-up's ``when`` is false for the record now (a FULL would not call it
+    either: the record gets None, as there)."""
+    when = step.when if isinstance(step, Lookup) else None
     for rec in records:
-        rec[name] = None
-        rec.setdefault(STAND_IN, []).append(name)
+        rec[step.name] = None
+        if when is None or when(rec):
+            rec.setdefault(STAND_IN, []).append(step.name)
         yield rec
 
 

@@ -304,3 +304,20 @@ def test_a_consumer_that_stops_early_leaves_no_thread_behind():
     assert [next(records)["id"] for _ in range(3)] == [0, 1, 2]
     records.close()
     assert not [t for t in threading.enumerate() if t.name.startswith("lmsync-page") and t.name not in before]
+
+
+def test_a_skipped_look_up_whose_when_is_false_gets_none_as_in_a_full():
+    """A FULL would not call the look-up for a record its ``when`` excludes (e.g. one suspended
+    since): on a DELTA the stored answer must not stand in for it either."""
+    from engine.runner import STAND_IN, iter_enriched
+
+    enrich = "enrich:\n  - name: extra\n    lookup: {call: detail, params: {id: \"=record.id\"}, when: \"active == `true`\"}\n"
+    spec = _spec(SKIP[0], enrich + "delta: {skip: [extra]}\n")
+
+    def api(name, params):
+        return {"items": [{"id": 1, "name": "a", "active": True}, {"id": 2, "name": "b", "active": False}]}
+
+    ctx = RunContext(specset=SpecSet("t", {"skills": spec}), call=api, delta=True)
+    on, off = iter_enriched(ctx, spec)
+    assert on.get(STAND_IN) == ["extra"] and off.get(STAND_IN) is None
+    assert on["extra"] is None and off["extra"] is None
