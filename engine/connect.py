@@ -23,6 +23,14 @@ items of the integration's scope config the end user declined (``engine.scope_co
 ``opt_out_choices`` lists what can be declined): checked before the link is claimed, stored
 with the credentials, so the first sync already leaves them out.
 
+A link may name a scope config (``scope_config_id``: Kombo's field; a stored config's id or
+name, ``None``: none). A ``create`` link's integration is bound to it by ``start_flow``, as soon
+as it exists and before the credentials step, so that step offers the config's OPTIONAL items
+and the opt-outs of the first submit are checked against it. A ``relink`` link without one keeps
+the integration's binding; one naming a config rebinds the integration when the flow completes
+(an abandoned relink changes nothing), and its credentials step already offers that config's
+OPTIONAL items (``opt_out_choices``).
+
 Errors (all ``ConnectError``, an ``LmsyncError``): ``LinkNotFound``, ``LinkExpired``,
 ``LinkUsed``, ``ConnectInputError`` (a field; its ``field`` attribute names it) and
 ``ConnectFlowFailed``.
@@ -45,7 +53,7 @@ from engine.errors import LmsyncError
 from engine.ids import random_id
 from engine.integrations import (IntegrationChange, IntegrationMissing, SiteUrlError, UnknownConnector,
                                  connector_info, normalize_site_url, update_integration)
-from engine.scope_config import ScopeConfigError, parse_opt_outs, scope_config_for
+from engine.scope_config import ScopeConfig, ScopeConfigError, parse_opt_outs
 from engine.store._connect import ConnectLink, IntegrationSetup
 from engine.store.base import Integration, Store
 
@@ -67,6 +75,7 @@ _TOKEN_BYTES = 32
 # is only shown and sent on; also the pattern of the served OpenAPI, so explicit ranges, not \s
 EMAIL_PATTERN = r"^[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+$"
 _EMAIL = re.compile(EMAIL_PATTERN)
+_LISTED_CONFIGS = 10  # how many existing config ids the error for an unknown one lists
 
 Verify = Callable[[Integration], dict[str, Any] | None]
 
@@ -159,6 +168,23 @@ def _check_tool(tool: str) -> None:
         raise ConnectInputError("integration_tool", str(exc)) from None
 
 
+def _scope_config_id(store: Store, named: str | None) -> str | None:
+    """The id of the scope config *named* (its id or name; ``None``: none named). An unknown one
+    raises ``ConnectInputError`` on ``scope_config_id`` naming it and listing the existing ids."""
+    if named is None:
+        return None
+    found = store.get_scope_config(named) if isinstance(named, str) and hasattr(store, "get_scope_config") else None
+    if found is not None:
+        return found.id
+    configs = store.list_scope_configs() if hasattr(store, "list_scope_configs") else []  # type: ignore[attr-defined]
+    ids = [c.id if c.name == c.id else f"{c.id} ({c.name})" for c in configs]
+    listed = ", ".join(ids[:_LISTED_CONFIGS]) or "none"
+    if len(ids) > _LISTED_CONFIGS:
+        listed += f" and {len(ids) - _LISTED_CONFIGS} more"
+    raise ConnectInputError("scope_config_id", f"no scope config {named!r}; existing ids: {listed} "
+                                               "(see GET /v1/scope-configs)")
+
+
 def _issue(store: Store, link: ConnectLink) -> str:
     token = secrets.token_urlsafe(_TOKEN_BYTES)
     store.add_connect_link(replace(link, token_hash=hash_token(token)))  # type: ignore[attr-defined]
@@ -166,10 +192,13 @@ def _issue(store: Store, link: ConnectLink) -> str:
 
 
 def create_link(store: Store, end_user: EndUser, *, tool: str | None = None, language: str | None = None,
-                link_type: str = "EMBEDDED", now: datetime | None = None) -> IssuedLink:
-    """A link for *end_user* to create an integration (of *tool*, when given). Raises
-    ``ConnectInputError`` naming the field (``end_user_email``, ``end_user_organization_name``,
-    ``integration_tool``, ``language``, ``link_type``)."""
+                link_type: str = "EMBEDDED", scope_config_id: str | None = None,
+                now: datetime | None = None) -> IssuedLink:
+    """A link for *end_user* to create an integration (of *tool*, when given), bound to the
+    scope config *scope_config_id* (a stored config's id or name; ``None``: the built-in
+    default) as soon as the flow creates it. Raises ``ConnectInputError`` naming the field
+    (``end_user_email``, ``end_user_organization_name``, ``integration_tool``, ``language``,
+    ``link_type``, ``scope_config_id``)."""
     if end_user.email is None or not _EMAIL.match(end_user.email):
         raise ConnectInputError("end_user_email", f"{end_user.email!r} is not an email address")
     if not end_user.organization_name.strip():
@@ -178,30 +207,39 @@ def create_link(store: Store, end_user: EndUser, *, tool: str | None = None, lan
     _check_choice("language", language, LANGUAGES)
     if tool is not None:
         _check_tool(tool)
+    config_id = _scope_config_id(store, scope_config_id)
     created = _now(now)
     link = ConnectLink(id=random_id(), token_hash="", kind="create", link_type=link_type, created_at=created,
                        expires_at=created + LINK_TTL[link_type], end_user_email=end_user.email,
                        end_user_organization_name=end_user.organization_name.strip(),
-                       end_user_origin_id=end_user.origin_id, tool=tool, language=language)
+                       end_user_origin_id=end_user.origin_id, tool=tool, language=language,
+                       scope_config_id=config_id)
     token = _issue(store, link)
     return IssuedLink(token, link_url(token), replace(link, token_hash=hash_token(token)))
 
 
 def create_relink(store: Store, integration_id: str, *, language: str | None = None, link_type: str = "EMBEDDED",
-                  now: datetime | None = None) -> IssuedLink:
+                  scope_config_id: str | None = None, now: datetime | None = None) -> IssuedLink:
     """A link that replaces the site URL and credentials of *integration_id*, keeping its id.
-    Raises ``IntegrationMissing`` or ``ConnectInputError``."""
+
+    Without *scope_config_id* the integration keeps its scope config binding (and opt-outs).
+    With one (a stored config's id or name, or ``default``) the completed flow rebinds the
+    integration to it — only then, so an abandoned relink changes nothing — and the credentials
+    step offers that config's OPTIONAL items. Raises ``IntegrationMissing`` or
+    ``ConnectInputError`` (``scope_config_id`` for an unknown config)."""
     integration = store.get_integration(integration_id)
     if integration is None:
         raise IntegrationMissing(f"no integration {integration_id!r}")
     _check_choice("link_type", link_type, LINK_TYPES)
     _check_choice("language", language, LANGUAGES)
+    config_id = _scope_config_id(store, scope_config_id)
     user = end_user_of(store, integration)
     created = _now(now)
     link = ConnectLink(id=random_id(), token_hash="", kind="relink", link_type=link_type, created_at=created,
                        expires_at=created + LINK_TTL[link_type], integration_id=integration.id,
                        end_user_email=user.email, end_user_organization_name=user.organization_name,
-                       end_user_origin_id=user.origin_id, tool=integration.connector, language=language)
+                       end_user_origin_id=user.origin_id, tool=integration.connector, language=language,
+                       scope_config_id=config_id)
     token = _issue(store, link)
     return IssuedLink(token, link_url(token), replace(link, token_hash=hash_token(token)))
 
@@ -257,8 +295,8 @@ def _settings(tool: str, settings: dict[str, Any] | None) -> dict[str, Any]:
 def start_flow(store: Store, token: str, *, base_url: str, tool: str | None = None,
                settings: dict[str, Any] | None = None, now: datetime | None = None) -> Integration:
     """Create (or, called again, update) the integration of a ``create`` link before its
-    credentials are known: disabled, no credentials, ``INCOMPLETE``. For a ``relink`` link,
-    the integration to relink (nothing changes yet)."""
+    credentials are known: disabled, no credentials, ``INCOMPLETE``, and bound to the scope
+    config the link names. For a ``relink`` link, the integration to relink (nothing changes yet)."""
     link = resolve_link(store, token, now)
     if link.kind == "relink":
         found = store.get_integration(link.integration_id or "")
@@ -270,6 +308,7 @@ def start_flow(store: Store, token: str, *, base_url: str, tool: str | None = No
     if link.integration_id is not None and (found := store.get_integration(link.integration_id)) is not None:
         found.base_url, found.settings = url, typed
         store.update_integration(found)
+        _bind_link_config(store, link, found.id)
         return found
     integration = Integration(id=f"{chosen}:{random_id()}", connector=chosen, base_url=url, credentials={},
                               settings=typed, enabled=False, created_at=_now(now))
@@ -278,7 +317,18 @@ def start_flow(store: Store, token: str, *, base_url: str, tool: str | None = No
     if not store.bind_connect_link(link.id, integration.id):  # type: ignore[attr-defined]
         store.remove_integration(integration.id)
         raise LinkUsed("this Connect link was used meanwhile; ask for a new link")
+    _bind_link_config(store, link, integration.id)
     return integration
+
+
+def _bind_link_config(store: Store, link: ConnectLink, integration_id: str, now: datetime | None = None) -> None:
+    """Bind *integration_id* to the scope config *link* names, unless it is bound to it already
+    (or the link names none)."""
+    if link.scope_config_id is None or not hasattr(store, "bind_scope_config"):
+        return
+    if store.scope_config_of(integration_id).id == link.scope_config_id:  # type: ignore[attr-defined]
+        return
+    store.bind_scope_config(integration_id, link.scope_config_id, now)  # type: ignore[attr-defined]
 
 
 def _put_setup(store: Store, integration_id: str, status: str, user: EndUser, now: datetime | None) -> None:
@@ -315,21 +365,32 @@ def _check_credentials(tool: str, credentials: dict[str, str]) -> None:
         raise ConnectInputError("credentials", f"{missing[0]!r} is required (a non-empty string)")
 
 
-def opt_out_choices(store: Store, integration_id: str | None) -> list[tuple[str, bool]]:
-    """``[(item, opted_out)]``: the OPTIONAL items of the integration's scope config the end
-    user may decline (``models.M``, ``fields.M.F``, ``actions.A``) and whether they did; ``[]``
-    before the integration exists or on a store without scope configs."""
+def _flow_config(store: Store, integration_id: str, scope_config_id: str | None) -> ScopeConfig:
+    """The scope config the flow leaves *integration_id* bound to: the link's
+    (*scope_config_id*), else the one it is bound to."""
+    named = store.get_scope_config(scope_config_id) if scope_config_id is not None else None  # type: ignore[attr-defined]
+    return named if named is not None else store.scope_config_of(integration_id)  # type: ignore[attr-defined]
+
+
+def opt_out_choices(store: Store, integration_id: str | None,
+                    scope_config_id: str | None = None) -> list[tuple[str, bool]]:
+    """``[(item, opted_out)]``: the OPTIONAL items the end user may decline (``models.M``,
+    ``fields.M.F``, ``actions.A``) and whether they did, of the scope config the flow leaves the
+    integration bound to (*scope_config_id*, the link's, else its current one); ``[]`` before
+    the integration exists or on a store without scope configs."""
     if not integration_id or not hasattr(store, "scope_config_of"):
         return []
-    scope = scope_config_for(store, integration_id)
+    config = _flow_config(store, integration_id, scope_config_id)
+    scope = config.with_opt_outs(store.opt_outs_of(integration_id))  # type: ignore[attr-defined]
     return [(item, item in scope.opted_out) for item in scope.optional_items()]
 
 
-def _checked_opt_outs(store: Store, integration_id: str, opt_outs: Iterable[str] | None) -> frozenset[str] | None:
+def _checked_opt_outs(store: Store, integration_id: str, opt_outs: Iterable[str] | None,
+                      scope_config_id: str | None) -> frozenset[str] | None:
     if opt_outs is None:
         return None
     try:
-        return parse_opt_outs(store.scope_config_of(integration_id), opt_outs)  # type: ignore[attr-defined]
+        return parse_opt_outs(_flow_config(store, integration_id, scope_config_id), opt_outs)
     except ScopeConfigError as exc:
         raise ConnectInputError("opt_outs", str(exc)) from None
 
@@ -349,14 +410,16 @@ def complete_flow(store: Store, token: str, *, credentials: dict[str, str], base
     exchange token is issued.
 
     *opt_outs* (``None``: leave them as they are) replace the integration's opt-outs; each must
-    be an OPTIONAL item of its scope config (``ConnectInputError`` on ``opt_outs`` otherwise).
+    be an OPTIONAL item of its scope config — the link's, when it names one (``ConnectInputError``
+    on ``opt_outs`` otherwise). A relink naming a scope config rebinds the integration to it
+    after the link is claimed, before the opt-outs are stored.
     """
     link = resolve_link(store, token, now)
     candidate = _candidate(store, link, token, base_url, tool, settings, now)
     link = resolve_link(store, token, now)  # start_flow may have bound it to the integration
     user = _end_user_from_link(link)
     _check_credentials(candidate.connector, credentials)
-    declined = _checked_opt_outs(store, candidate.id, opt_outs)
+    declined = _checked_opt_outs(store, candidate.id, opt_outs, link.scope_config_id)
     trial = replace(candidate, credentials={**candidate.credentials, **credentials}, enabled=True)
     availability = None
     if verify is not None:
@@ -374,6 +437,7 @@ def complete_flow(store: Store, token: str, *, credentials: dict[str, str], base
         integration.settings = candidate.settings
         integration.availability = availability if availability is not None else integration.availability
         store.update_integration(integration)
+    _bind_link_config(store, link, integration.id, now)  # a create link's: bound by start_flow already
     if declined is not None:
         store.set_opt_outs(integration.id, declined, now)  # type: ignore[attr-defined]
     relinked = link.kind == "relink"

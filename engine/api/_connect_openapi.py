@@ -36,9 +36,8 @@ def _body(schema_file: str, required: bool) -> dict[str, Any]:
     loose so that the route's own checks answer with a message naming the field and the fix."""
     schema = {k: v for k, v in load_schema(schema_file).items() if k not in ("$schema", "$id")}
     props = schema["properties"]
-    for name in ("remote_environment", "scope_config_id"):
-        if name in props:
-            props[name] = {**props[name], "type": "null"}
+    if "remote_environment" in props:
+        props["remote_environment"] = {**props["remote_environment"], "type": "null"}
     for name in ("enable_filtering", "enable_field_mapping", "enable_static_ips"):
         if name in props:
             props[name] = {**props[name], "const": False}
@@ -68,6 +67,7 @@ _STATE = {"type": "object", "required": ["id", "kind", "link_type", "state", "in
               "link_type": {"type": "string", "enum": ["EMBEDDED", "MAGIC_LINK", "EXCHANGE"]},
               "state": {"type": "string", "enum": ["ACTIVE", "USED", "EXPIRED"]}, "integration_id": _NULLABLE,
               "integration_tool": _NULLABLE, "language": _NULLABLE, "end_user": _END_USER,
+              "scope_config_id": {"type": ["string", "null"], "description": "The scope config the flow binds."},
               "created_at": {"type": "string"}, "expires_at": {"type": "string"}, "used_at": _NULLABLE}}
 
 

@@ -14,7 +14,8 @@ tells an opener/parent window the exchange token and polls the progress):
   FULL sync is queued (``ApiServices.force_sync``) and its progress shown. Step 2 also lists the
   OPTIONAL items of the integration's scope config as checkboxes (``opt_out_choices``; ticked =
   shared): each offered item comes with a hidden ``offer_<item>`` field and a ``share_<item>``
-  checkbox, and an offered item left unticked is an opt-out that ``complete_flow`` records.
+  checkbox, and an offered item left unticked is an opt-out that ``complete_flow`` records. A
+  link naming a scope config (``scope_config_id`` of create-link / relink) offers that config's.
 * ``GET /connect/{token}/progress`` (HTML, refreshes itself) and ``/status`` (JSON) — the first
   sync's progress per model, for 24 hours after the link was used.
 * ``GET /connect-assets/{name}`` — the page's CSS and script, shipped in the package.
@@ -161,7 +162,7 @@ class _Flow:
         info = connector_info(tool)
         steps = get_plugin_manager().hook.lmsync_connect_instructions(connector=tool, language=self.link.language or "en")
         credentials = [{"name": n, "label": f"{info.label} {n.replace('_', ' ')}"} for n in info.credential_names]
-        choices = _choices(self.store, integration_id or self.integration_id(), form)
+        choices = _choices(self.store, integration_id or self.integration_id(), form, self.link.scope_config_id)
         return self.render("credentials.html", status, step=2, heading=self.t["step2_title"], chosen=tool,
                            base_url=base_url, note=note, steps=steps or [], credentials=credentials,
                            errors=errors or {}, report=report, warnings=warnings or [],
@@ -179,13 +180,15 @@ def _choice_label(item: str) -> str:
     return next((label for _aid, short, label in WRITE_ACTIONS if short == name), name)
 
 
-def _choices(store: Store, integration_id: str | None, form: dict[str, str] | None) -> list[dict[str, Any]]:
-    """The step's opt-out checkboxes: ``[{item, label, kind, shared}]``; *form* (a re-shown
-    step) keeps what the end user ticked."""
+def _choices(store: Store, integration_id: str | None, form: dict[str, str] | None,
+             scope_config_id: str | None = None) -> list[dict[str, Any]]:
+    """The step's opt-out checkboxes: ``[{item, label, kind, shared}]`` of the scope config the
+    flow leaves the integration bound to (*scope_config_id*, the link's, else its current one);
+    *form* (a re-shown step) keeps what the end user ticked."""
     form = form or {}
     posted = any(k.startswith("offer_") for k in form)
     out = []
-    for item, opted_out in opt_out_choices(store, integration_id):
+    for item, opted_out in opt_out_choices(store, integration_id, scope_config_id):
         shared = f"share_{item}" in form if posted else not opted_out
         out.append({"item": item, "label": _choice_label(item), "kind": item.partition(".")[0], "shared": shared})
     return out

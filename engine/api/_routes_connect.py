@@ -1,8 +1,13 @@
 """The Connect API, Kombo-compatible, with the operator's admin key (``engine.connect``):
 
-* ``POST /v1/connect/create-link`` → ``{link}`` (``schemas/lmsync-connect-create-link.schema.json``)
+* ``POST /v1/connect/create-link`` → ``{link}`` (``schemas/lmsync-connect-create-link.schema.json``);
+  its ``scope_config_id`` (a stored scope config's id or name, null: the default) is the config
+  the new integration is bound to, before the end user's credentials step
+  (``engine.connect``); an unknown one answers 400 naming it and the existing ids
 * ``GET /v1/connect/integration-by-token/{token}`` → the integration the flow made, once
-* ``POST /v1/integrations/{integration_id}/relink`` → ``{link}`` for new credentials, same id
+* ``POST /v1/integrations/{integration_id}/relink`` → ``{link}`` for new credentials, same id;
+  ``scope_config_id`` null keeps the integration's scope config, a config's id or name rebinds
+  it when the flow completes
 * ``GET /v1/connect/links/{link_id}`` (lmsync extension) → a link's state, never its token
 * ``/connect/{token}`` → the end user's page: ``engine.api._connect_page`` (mounted by ``create_app``)
 
@@ -35,7 +40,7 @@ __all__ = ["connect_routes", "CREATE_LINK_SCHEMA", "RELINK_SCHEMA", "TokenNotFou
 CREATE_LINK_SCHEMA = "lmsync-connect-create-link.schema.json"
 RELINK_SCHEMA = "lmsync-connect-relink.schema.json"
 # Kombo fields lmsync accepts only with the value that turns the feature off
-_OFF_ONLY = {"remote_environment": None, "scope_config_id": None, "enable_filtering": False,
+_OFF_ONLY = {"remote_environment": None, "enable_filtering": False,
              "enable_field_mapping": False, "enable_static_ips": False}
 
 
@@ -88,7 +93,8 @@ async def create_link_route(request: Request) -> JSONResponse:
         user = EndUser(body["end_user_email"], body["end_user_organization_name"], body.get("end_user_origin_id"))
         try:
             issued = create_link(store, user, tool=body.get("integration_tool"), language=body.get("language"),
-                                 link_type=body.get("link_type", "EMBEDDED"))
+                                 link_type=body.get("link_type", "EMBEDDED"),
+                                 scope_config_id=body.get("scope_config_id"))
         except ConnectInputError as exc:
             raise _connect_errors(exc) from None
         return {"link": issued.url}
@@ -113,7 +119,8 @@ async def relink_route(request: Request) -> JSONResponse:
     def work() -> dict[str, Any]:
         try:
             issued = create_relink(store, integration_id, language=body.get("language"),
-                                   link_type=body.get("link_type", "EMBEDDED"))
+                                   link_type=body.get("link_type", "EMBEDDED"),
+                                   scope_config_id=body.get("scope_config_id"))
         except IntegrationMissing:
             raise IntegrationNotFound(f"No integration with id {integration_id!r} was found.") from None
         except ConnectInputError as exc:
@@ -155,6 +162,7 @@ async def link_state_route(request: Request) -> JSONResponse:
         state = "USED" if link.used_at else "EXPIRED" if link.expires_at <= now else "ACTIVE"
         return {"id": link.id, "kind": link.kind.upper(), "link_type": link.link_type, "state": state,
                 "integration_id": link.integration_id, "integration_tool": link.tool, "language": link.language,
+                "scope_config_id": link.scope_config_id,
                 "end_user": {"organization_name": link.end_user_organization_name,
                              "creator_email": link.end_user_email, "origin_id": link.end_user_origin_id},
                 "created_at": iso(link.created_at), "expires_at": iso(link.expires_at),

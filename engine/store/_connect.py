@@ -24,7 +24,7 @@ __all__ = ["ConnectLink", "IntegrationSetup", "ConnectSQLMixin", "SETUP_STATUSES
 SETUP_STATUSES = ("INCOMPLETE", "FINAL_SYNC_PENDING", "COMPLETED")
 
 _LINK_COLS = ("id, token_hash, kind, integration_id, end_user_email, end_user_organization_name, end_user_origin_id,"
-              " tool, language, link_type, expires_at, used_at, created_at")
+              " tool, language, link_type, expires_at, used_at, created_at, scope_config_id")
 _SETUP_COLS = "integration_id, setup_status, end_user_email, end_user_organization_name, end_user_origin_id, updated_at"
 
 
@@ -35,6 +35,9 @@ class ConnectLink:
     ``integration_id`` is the integration to relink (``relink``), the one the flow created
     (``exchange``), or, for ``create``, the integration the flow started (``None`` before).
     ``link_type`` is ``EMBEDDED`` or ``MAGIC_LINK`` (``EXCHANGE`` for exchange tokens).
+    ``scope_config_id`` (migration 12) is the id of the scope config the flow binds the
+    integration to (``None``: a new integration gets the built-in default, a relinked one keeps
+    its binding).
     """
 
     id: str
@@ -50,6 +53,7 @@ class ConnectLink:
     tool: str | None = None
     language: str | None = None
     used_at: datetime | None = None
+    scope_config_id: str | None = None
 
 
 @dataclass
@@ -72,16 +76,17 @@ class ConnectSQLMixin:
         return ConnectLink(id=row[0], token_hash=row[1], kind=row[2], integration_id=row[3], end_user_email=row[4],
                            end_user_organization_name=row[5], end_user_origin_id=row[6], tool=row[7], language=row[8],
                            link_type=row[9], expires_at=d.ts_out(row[10]), used_at=d.ts_out(row[11]),
-                           created_at=d.ts_out(row[12]))
+                           created_at=d.ts_out(row[12]), scope_config_id=row[13])
 
     def add_connect_link(self, link: ConnectLink) -> None:
         """Insert *link*; ``StoreError`` if its id or token hash exists."""
         d = self.dialect  # type: ignore[attr-defined]
         try:
-            self._execute(f"INSERT INTO connect_links ({_LINK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # type: ignore[attr-defined]
+            self._execute(f"INSERT INTO connect_links ({_LINK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # type: ignore[attr-defined]
                           [link.id, link.token_hash, link.kind, link.integration_id, link.end_user_email,
                            link.end_user_organization_name, link.end_user_origin_id, link.tool, link.language,
-                           link.link_type, d.ts_in(link.expires_at), d.ts_in(link.used_at), d.ts_in(link.created_at)])
+                           link.link_type, d.ts_in(link.expires_at), d.ts_in(link.used_at), d.ts_in(link.created_at),
+                           link.scope_config_id])
         except Exception as exc:
             if d.is_unique_violation(exc):
                 raise StoreError(f"connect link {link.id} already exists") from None

@@ -13,7 +13,7 @@ from engine.models import MODELS
 
 __all__ = ["Types", "SCHEMA_VERSION", "record_table", "ref_columns", "migrations"]
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 
 @dataclass(frozen=True)
@@ -300,8 +300,16 @@ def _v11(t: Types) -> list[str]:
     ]
 
 
+def _v12(t: Types) -> list[str]:
+    """A Connect link may name the scope config its integration gets (``engine.connect``:
+    ``scope_config_id``, null: the integration keeps or gets the built-in ``default``); links made
+    before have none."""
+    return [f"ALTER TABLE connect_links {t.add_column} scope_config_id {t.key}"]
+
+
 def migrations(t: Types) -> list[tuple[int, list[str]]]:
     """``[(version, statements)]`` in order. Each migration runs in one transaction with its
     ``schema_version`` row, so it is applied once; the ``CREATE`` statements are idempotent too."""
     return [(1, _v1(t)), (2, _v2(t)), (3, _v3(t)), (4, _v4(t)), (5, _v5(t)), (6, _v6(t)), (7, _v7(t)),
-            (8, _v8(t)), (9, _v9(t)), (10, _v10(t)), (11, _v11(t))]
+            (8, _v8(t)), (9, _v9(t)), (10, _v10(t)), (11, _v11(t)),
+            (12, _v12(t))]

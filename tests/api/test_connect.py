@@ -105,6 +105,35 @@ def test_create_link_with_the_kombo_sdk(env, monkeypatch):
     assert timedelta(hours=1) <= stored.expires_at - before < timedelta(hours=1, minutes=1)
 
 
+def test_the_kombo_sdk_passes_scope_config_id_and_lmsync_binds_it(env, site):
+    config = env.store.add_scope_config(f"sdk-{random_id()}", {"models": {"skills": "OPTIONAL"}})
+    answer = sdk(env).connect.create_connection_link(end_user_email=EMAIL, end_user_organization_name=ORG,
+                                                     integration_category="LMS", integration_tool="moodle",
+                                                     scope_config_id=config.id)
+    token = token_of(answer.data.link)
+    assert env.store.connect_link_by_hash(hash_token(token)).scope_config_id == config.id
+    started = start_flow(env.store, token, base_url=site)
+    assert env.store.scope_config_of(started.id).id == config.id  # bound before the credentials step
+    iid = complete_flow(env.store, token, credentials={"token": ADMIN_TOKEN}, opt_outs=["models.skills"]).integration.id
+    data = get_integration(env, iid)
+    assert data["scope_config"] == {"id": config.id, "name": config.name}
+    skills = next(m for m in data["read_models"] if m["id"] == "lms_skills")
+    assert (skills["scope_config_setting"], skills["opted_out_by_customer"]) == ("OPTIONAL", True)
+
+    relink = sdk(env).general.create_reconnection_link(integration_id=iid, scope_config_id="default")
+    relink_token = token_of(relink.data.link)
+    assert env.store.connect_link_by_hash(hash_token(relink_token)).scope_config_id == "default"
+    assert env.store.scope_config_of(iid).id == config.id  # only the completed flow rebinds
+    complete_flow(env.store, relink_token, credentials={"token": ADMIN_TOKEN})
+    assert get_integration(env, iid)["scope_config"] == {"id": "default", "name": "default"}
+    with pytest.raises(kombo_errors.KomboGeneralError) as caught:
+        sdk(env).connect.create_connection_link(end_user_email=EMAIL, end_user_organization_name=ORG,
+                                                integration_category="LMS", scope_config_id="sc_missing")
+    assert caught.value.data.error.code == "PLATFORM.INPUT_INVALID"
+    assert "no scope config 'sc_missing'; existing ids: default" in caught.value.data.error.message
+    assert caught.value.data.error.message.endswith("(see GET /v1/scope-configs)")  # the session's store may hold many
+
+
 def test_the_link_url_follows_lmsync_public_url(env, monkeypatch):
     monkeypatch.setenv("LMSYNC_PUBLIC_URL", "https://lms-api.example.org/")
     assert new_link(env).startswith("https://lms-api.example.org/connect/")
@@ -119,7 +148,8 @@ def test_the_link_url_follows_lmsync_public_url(env, monkeypatch):
     ({"link_type": "FOREVER"}, 400, "at link_type: 'FOREVER' is not one of"),
     ({"language": "xx"}, 400, "at language:"),
     ({"enable_filtering": True}, 400, "at enable_filtering: lmsync does not offer this Kombo feature; send false"),
-    ({"scope_config_id": "sc1"}, 400, "at scope_config_id: lmsync does not offer this Kombo feature; send null"),
+    ({"scope_config_id": "sc1"}, 400, "at scope_config_id: no scope config 'sc1'; existing ids: default"),
+    ({"scope_config_id": 1}, 400, "at scope_config_id"),
 ])
 def test_create_link_refuses_bad_bodies_naming_the_field(env, body, status, needle):
     full = {"end_user_email": EMAIL, "end_user_organization_name": ORG, **body}

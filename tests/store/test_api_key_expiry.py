@@ -34,9 +34,11 @@ def test_create_api_key_stores_the_expiry(store):
 
 
 def _downgrade_to_v5(store) -> None:
-    """The store as migration 5 left it: no ``expires_at`` column, no version 6."""
+    """The store as migration 5 left it: no ``expires_at`` column, no version 6 (nor the column
+    migration 12 adds, which re-running it adds again; the tables later migrations create stay)."""
     store._execute("DELETE FROM api_keys")
     store._execute("ALTER TABLE api_keys DROP COLUMN expires_at")
+    store._execute("ALTER TABLE connect_links DROP COLUMN scope_config_id")
     store._execute("DELETE FROM schema_version WHERE version >= 6")  # later migrations are idempotent
     store._execute("INSERT INTO api_keys (key_id, key_hash, name, integration_ids, created_at) VALUES (?, ?, ?, ?, ?)",
                    ["old", "d" * 64, "from v5", None, store.dialect.ts_in(at(0))])

@@ -1,4 +1,5 @@
-"""The Connect tables (migration 7) on both backends: links by hash, single use, setup rows."""
+"""The Connect tables (migrations 7 and 12) on both backends: links by hash, single use, setup
+rows, the scope config a link names."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from engine.store import Integration, StoreError
 from engine.store._connect import ConnectLink, IntegrationSetup
+from engine.store._schema import SCHEMA_VERSION
 
 from storetest_util import at
 
@@ -54,3 +56,27 @@ def test_bind_setup_and_remove_integration(store, iid):
         store.put_integration_setup(IntegrationSetup(iid, "DONE", at(3)))
     assert store.remove_integration(iid) is True
     assert store.get_integration_setup(iid) is None and store.list_connect_links(iid) == []
+
+
+def test_a_link_keeps_the_scope_config_it_names(store):
+    named = _link("l1", scope_config_id="sc_private")
+    store.add_connect_link(named)
+    store.add_connect_link(_link("l2"))
+    assert store.connect_link_by_hash(named.token_hash).scope_config_id == "sc_private"
+    assert [k.scope_config_id for k in store.list_connect_links()] == ["sc_private", None]
+
+
+def test_migration_12_upgrades_a_v11_store_and_old_links_name_no_scope_config(store):
+    store._execute("ALTER TABLE connect_links DROP COLUMN scope_config_id")
+    store._execute("DELETE FROM schema_version WHERE version = 12")
+    store._execute("INSERT INTO connect_links (id, token_hash, kind, link_type, expires_at, created_at)"
+                   " VALUES (?, ?, ?, ?, ?, ?)", ["old", "o" * 64, "create", "EMBEDDED",
+                                                  store.dialect.ts_in(at(3600)), store.dialect.ts_in(at(0))])
+    assert store.schema_version() == 11
+    store.migrate()
+    assert store.schema_version() == SCHEMA_VERSION >= 12
+    old = store.connect_link_by_hash("o" * 64)
+    assert (old.id, old.kind, old.scope_config_id) == ("old", "create", None)
+    store.add_connect_link(_link("new", scope_config_id="sc1"))
+    store.migrate()  # applied once: running it again changes nothing
+    assert {(k.id, k.scope_config_id) for k in store.list_connect_links()} == {("old", None), ("new", "sc1")}
