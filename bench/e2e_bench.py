@@ -15,7 +15,7 @@ from one call each). Each phase runs in its own child process (peak RSS, CPU tim
 so code versions are compared within one run on the same simulator; phases alternate per round,
 after one warm-up sync (the simulator builds its report rows on the first read).
 ``E2E_MODELS=users,courses`` syncs only those models; ``E2E_PROFILE=file.prof`` dumps a cProfile
-of each sync phase (main thread only).
+of each sync phase (main thread only); ``E2E_PROFILE=file.txt`` writes a pyinstrument sampling profile.
 Figures: wall s and CPU s (``time.process_time``) of the sync itself, records/s over CPU and
 over wall, peak RSS of the phase process, CPU relative to the raw phase.
 """
@@ -96,14 +96,22 @@ def phase_sync(base_url: str, report_id: int, requests_out: str) -> dict[str, An
     engine = SyncEngine(store, client_factory=lambda: httpx.Client(timeout=120, event_hooks={"request": [record]}))
     profile = os.environ.get("E2E_PROFILE")
     prof = None
-    if profile:
+    if profile and profile.endswith(".txt"):  # a sampling profile (pyinstrument), less distorted
+        from pyinstrument import Profiler
+        prof = Profiler(interval=0.0005)
+        prof.start()
+    elif profile:
         import cProfile
         prof = cProfile.Profile()
         prof.enable()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     run = engine.sync(IID, "FULL", models=os.environ.get("E2E_MODELS", ",".join(MODELS)).split(","))
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-    if prof is not None:
+    if prof is not None and profile.endswith(".txt"):
+        prof.stop()
+        with open(profile, "w") as fh:
+            fh.write(prof.output_text(unicode=False, color=False, show_all=False))
+    elif prof is not None:
         prof.disable()
         prof.dump_stats(profile)
     store.close()
