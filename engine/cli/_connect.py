@@ -35,16 +35,18 @@ def create_link_cmd(
     tool: str = typer.Option(None, "--tool", help="Pre-select the connector (see `lmsync integrations connectors`)."),
     language: str = typer.Option(None, "--language", help="en, de, fr, it or es."),
     magic: bool = typer.Option(False, "--magic", help="A MAGIC_LINK valid 30 days (default: EMBEDDED, 1 hour)."),
+    scope_config: str = typer.Option(None, "--scope-config", help="Bind the new integration to this scope config "
+                                                                  "(id or name); its OPTIONAL items can be declined."),
     store_url: str = StoreOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Print a link for an end user to connect their LMS ({LMSYNC_PUBLIC_URL}/connect/<token>)."""
     try:
         issued = create_link(get_store(store_url), EndUser(email, org, origin_id), tool=tool, language=language,
-                             link_type="MAGIC_LINK" if magic else "EMBEDDED")
+                             link_type="MAGIC_LINK" if magic else "EMBEDDED", scope_config_id=scope_config)
     except ConnectInputError as exc:
         option = {"end_user_email": "--email", "end_user_organization_name": "--org",
-                  "integration_tool": "--tool"}.get(exc.field, f"--{exc.field.replace('_', '-')}")
+                  "integration_tool": "--tool", "scope_config_id": "--scope-config"}.get(exc.field, f"--{exc.field.replace('_', '-')}")
         raise fail(f"{option}: {str(exc).split(': ', 1)[1]}", 2) from None
     _print(issued, as_json)
 

@@ -28,7 +28,12 @@ def create(
     disable_model: list[str] = typer.Option([], "--disable-model", help="A model not to sync or serve (repeatable)."),
     disable_field: list[str] = typer.Option([], "--disable-field", help="MODEL.FIELD not to map, store or serve, "
                                                                          "e.g. users.work_email (repeatable)."),
-    optional_field: list[str] = typer.Option([], "--optional-field", help="MODEL.FIELD shown as OPTIONAL (repeatable)."),
+    optional_field: list[str] = typer.Option([], "--optional-field", help="MODEL.FIELD the end customer may decline "
+                                                                           "in the Connect flow (OPTIONAL; repeatable)."),
+    optional_model: list[str] = typer.Option([], "--optional-model", help="A model the end customer may decline "
+                                                                           "(OPTIONAL; repeatable)."),
+    optional_action: list[str] = typer.Option([], "--optional-action", help="A write action the end customer may "
+                                                                             "decline (OPTIONAL; repeatable)."),
     disable_action: list[str] = typer.Option([], "--disable-action", help="A write action to refuse: upsert_course, "
                                                                            "deactivate_course, enroll, complete (repeatable)."),
     no_remote_data: bool = typer.Option(False, "--no-remote-data", help="Store remote_data as {} (nothing raw is kept)."),
@@ -36,9 +41,10 @@ def create(
     as_json: bool = JsonOpt,
 ) -> None:
     """Create a scope config; bind it with ``lmsync scope-configs bind INTEGRATION NAME``."""
-    config = {"models": _settings(disable_model, "DISABLED"),
+    config = {"models": {**_settings(optional_model, "OPTIONAL"), **_settings(disable_model, "DISABLED")},
               "fields": {**_settings(optional_field, "OPTIONAL"), **_settings(disable_field, "DISABLED")},
-              "actions": _settings(disable_action, "DISABLED"), "store_remote_data": not no_remote_data}
+              "actions": {**_settings(optional_action, "OPTIONAL"), **_settings(disable_action, "DISABLED")},
+              "store_remote_data": not no_remote_data}
     try:
         created = get_store(store_url).add_scope_config(name, config)  # type: ignore[attr-defined]
     except (ScopeConfigError, StoreError) as exc:

@@ -55,3 +55,21 @@ def test_invalid_config_and_unknown_names_fail_with_one_line(env):
     assert "Traceback" not in bad.stderr
     missing = lmsync(env, "scope-configs", "bind", "moodle:Nope", "default")
     assert missing.returncode == 1 and "integration moodle:Nope does not exist" in missing.stderr
+
+
+def test_a_config_with_optional_items_binds_a_new_connection(env):
+    """OPTIONAL models, fields and actions from the CLI; a Connect link from the CLI names the config."""
+    from test_connect_cli import stored
+
+    done = lmsync(env, "scope-configs", "create", "choices", "--optional-model", "skills", "--optional-field",
+                  "users.work_email", "--optional-action", "enroll", "--json")
+    assert done.returncode == 0, done.stderr
+    created = json.loads(done.stdout)
+    assert (created["models"], created["fields"], created["actions"]) == (
+        {"skills": "OPTIONAL"}, {"users.work_email": "OPTIONAL"}, {"enroll": "OPTIONAL"})
+    link = lmsync(env, "connect", "create-link", "--email", "ada@school.example", "--org", "L", "--scope-config",
+                  "choices", "--json")
+    assert link.returncode == 0, link.stderr
+    assert stored(env, json.loads(link.stdout)["link"]).scope_config_id == created["id"]
+    unknown = lmsync(env, "connect", "create-link", "--email", "ada@school.example", "--org", "L", "--scope-config", "nope")
+    assert unknown.returncode == 2 and "error: --scope-config: no scope config 'nope'" in unknown.stderr, unknown.stderr
