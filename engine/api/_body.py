@@ -106,6 +106,8 @@ async def _parse(request: Request, required: bool, count_items: str | None = Non
     if not raw.strip():
         if required:
             raise InputInvalid("A JSON request body is required.")
+        if raw:  # whitespace is not JSON: a body that is there must parse (no body at all is fine)
+            raise InputInvalid("The request body is not valid JSON (only whitespace); send {} or no body.")
         return {}
     _check_content_type(request)
     try:

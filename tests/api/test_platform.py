@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from engine.api import ApiServices, create_app
 from engine.api._admin_openapi import ADMIN_OPERATIONS
 from engine.api._connect_openapi import CONNECT_OPERATIONS
@@ -30,6 +32,16 @@ def test_force_sync(env):
     assert first.json()["data"]["type"] == "DELTA"
     assert default.json()["data"]["type"] == "FULL" and default.json()["data"]["already_queued"] is True
     assert env.services.calls[-2:] == [(A, "DELTA"), (A, "FULL")]
+
+
+@pytest.mark.parametrize("body", [b"\n", b"  ", b"{", b"nope"])
+def test_a_body_that_is_there_must_be_json(env, body):
+    """No body at all means the defaults; whitespace or garbage is a 400, not a FULL sync."""
+    before = len(env.services.calls)
+    with env.client(env.key_a, A) as c:
+        response = c.post("/v1/force-sync", content=body, headers={"Content-Type": "application/json"})
+    assert_error(response, 400, "PLATFORM.INPUT_INVALID")
+    assert "not valid JSON" in response.json()["error"]["message"] and len(env.services.calls) == before
 
 
 def test_get_integration(env):
