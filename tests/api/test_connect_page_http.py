@@ -19,14 +19,10 @@ import pytest
 
 from connectors.moodle.simulator import ADMIN_TOKEN, REDUCED_TOKEN, SimControl, run_in_thread, tiny_site
 from connectors.moodle.simulator import create_app as simulator_app
-from engine.api import ApiServices, create_api_key, create_app, serve_in_thread
-from engine.cli._tools import tool_services
+from engine.api import create_api_key
 from engine.connect import EndUser, create_link
-from engine.jobs import LocalSyncQueue
-from engine.store import open_store
 from engine.store.base import Store
-from engine.sync import SyncEngine
-from engine.transport import RetryPolicy
+from tests.served_app import served_app
 
 EMAIL, ORG = "ada@school.example", "Lovelace School"
 XSS = "<img src=x onerror=alert(1)>"
@@ -56,17 +52,8 @@ class Server:
 @contextlib.contextmanager
 def connect_server(tmp_path) -> Iterator[Server]:
     """The app as ``lmsync serve`` wires it (without the scheduler), on a fresh SQLite store."""
-    store = open_store(f"sqlite://{tmp_path / 'connect.db'}")
-    store.migrate()
-    engine = SyncEngine(store, policy=RetryPolicy(base_delay=0.01, max_delay=0.05))
-    queue = LocalSyncQueue(engine)
-    app = create_app(store, services=ApiServices(force_sync=queue.force_sync, **tool_services(engine)))
-    try:
-        with serve_in_thread(app) as url:
-            yield Server(store, url, create_api_key(store, "admin"))
-    finally:
-        queue.shutdown()
-        store.close()
+    with served_app(tmp_path / "connect.db") as (store, url):
+        yield Server(store, url, create_api_key(store, "admin"))
 
 
 @contextlib.contextmanager

@@ -15,13 +15,9 @@ import httpx
 
 from connectors.moodle.simulator import ADMIN_TOKEN, SimControl, run_in_thread, tiny_site
 from connectors.moodle.simulator import create_app as simulator_app
-from engine.api import ApiServices, create_api_key, create_app, serve_in_thread
-from engine.cli._tools import tool_services
+from engine.api import create_api_key
 from engine.connect import hash_token
-from engine.jobs import LocalSyncQueue
-from engine.store import open_store
-from engine.sync import SyncEngine
-from engine.transport import RetryPolicy
+from tests.served_app import served_app
 
 from test_opt_outs_connect import _checkboxes, _csrf, _wait_finished
 
@@ -50,18 +46,10 @@ class Server:
 def _server(tmp_path) -> Iterator[Server]:
     """The app as ``lmsync serve`` wires it (scope test, sync queue) with two stored configs and
     no integration yet."""
-    store = open_store(f"sqlite://{tmp_path / 'linkscope.db'}")
-    store.migrate()
-    engine = SyncEngine(store, policy=RetryPolicy(base_delay=0.01, max_delay=0.05))
-    queue = LocalSyncQueue(engine)
-    app = create_app(store, services=ApiServices(force_sync=queue.force_sync, **tool_services(engine)))
-    try:
-        with run_in_thread(simulator_app(tiny_site(), SimControl())) as sim, serve_in_thread(app) as url:
-            choices, other = store.add_scope_config("choices", CHOICES), store.add_scope_config("other", OTHER)
-            yield Server(store, url, create_api_key(store, "admin"), sim, choices.id, other.id)
-    finally:
-        queue.shutdown()
-        store.close()
+    with run_in_thread(simulator_app(tiny_site(), SimControl())) as sim, \
+            served_app(tmp_path / "linkscope.db") as (store, url):
+        choices, other = store.add_scope_config("choices", CHOICES), store.add_scope_config("other", OTHER)
+        yield Server(store, url, create_api_key(store, "admin"), sim, choices.id, other.id)
 
 
 def _create_link(server: Server, scope_config_id: str | None) -> httpx.Response:

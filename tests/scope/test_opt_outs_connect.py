@@ -17,14 +17,11 @@ from typer.testing import CliRunner
 
 from connectors.moodle.simulator import ADMIN_TOKEN, SimControl, run_in_thread, tiny_site
 from connectors.moodle.simulator import create_app as simulator_app
-from engine.api import ApiServices, create_api_key, create_app, serve_in_thread
+from engine.api import create_api_key
 from engine.cli import app as cli_app
-from engine.cli._tools import tool_services
-from engine.jobs import LocalSyncQueue
 from engine.store import open_store
 from engine.store.base import Integration
-from engine.sync import SyncEngine
-from engine.transport import RetryPolicy
+from tests.served_app import served_app
 
 IID = "moodle:OptOutConnect0000000000000"
 CONFIG = {"models": {"skills": "OPTIONAL"}, "fields": {"users.work_email": "OPTIONAL"},
@@ -36,20 +33,12 @@ ITEMS = ("models.skills", "fields.users.work_email", "actions.deactivate_course"
 def _server(tmp_path) -> Iterator[tuple[Any, str, str, str]]:
     """(store, lmsync URL, admin key, simulator URL): the app as ``lmsync serve`` wires it, and an
     integration on a tiny Moodle simulator bound to ``CONFIG``."""
-    store = open_store(f"sqlite://{tmp_path / 'optout.db'}")
-    store.migrate()
-    engine = SyncEngine(store, policy=RetryPolicy(base_delay=0.01, max_delay=0.05))
-    queue = LocalSyncQueue(engine)
-    app = create_app(store, services=ApiServices(force_sync=queue.force_sync, **tool_services(engine)))
-    try:
-        with run_in_thread(simulator_app(tiny_site(), SimControl())) as sim, serve_in_thread(app) as url:
-            store.add_integration(Integration(IID, "moodle", sim, {"token": ADMIN_TOKEN}))
-            store.add_scope_config("choices", CONFIG)
-            store.bind_scope_config(IID, "choices")
-            yield store, url, create_api_key(store, "admin"), sim
-    finally:
-        queue.shutdown()
-        store.close()
+    with run_in_thread(simulator_app(tiny_site(), SimControl())) as sim, \
+            served_app(tmp_path / "optout.db") as (store, url):
+        store.add_integration(Integration(IID, "moodle", sim, {"token": ADMIN_TOKEN}))
+        store.add_scope_config("choices", CONFIG)
+        store.bind_scope_config(IID, "choices")
+        yield store, url, create_api_key(store, "admin"), sim
 
 
 def _relink(url: str, key: str) -> str:
