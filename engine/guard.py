@@ -138,11 +138,15 @@ class RegressionFilter:
                 return f"{before}→{after}"
         return None
 
-    def filter(self, batch: list[MappedRecord]) -> list[MappedRecord]:
-        """The records of *batch* to write now (regressions are set aside)."""
+    def filter(self, batch: list[MappedRecord], writer: ModelWriter | None = None) -> list[MappedRecord]:
+        """The records of *batch* to write now (regressions are set aside). With *writer*, only
+        the records it says may have changed are read back (``ModelWriter.maybe_changed``)."""
         if not self.rules or not batch:
             return batch
-        stored = self.store.get_many(self.integration.id, self.model, [r.id for r in batch], with_remote_data=False)
+        candidates = writer.maybe_changed(batch) if writer is not None else batch
+        if not candidates:
+            return batch
+        stored = self.store.get_many(self.integration.id, self.model, [r.id for r in candidates], with_remote_data=False)
         keep: list[MappedRecord] = []
         for rec in batch:
             old = stored.get(rec.id)

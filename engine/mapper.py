@@ -18,7 +18,7 @@ import orjson
 
 from engine.errors import RecordError
 from engine.ids import record_id
-from engine.runner import INCOMPLETE, NEW_ONLY, STAND_IN, RunContext, iter_enriched
+from engine.runner import GROUP_KEY, INCOMPLETE, NEW_ONLY, STAND_IN, RunContext, iter_enriched
 from engine.scope_config import ScopeConfig
 from engine.secrets import redact_value, secret_pattern
 from engine.spec import Join, Lookup, Spec
@@ -101,8 +101,10 @@ class RecordMapper:
         self.source_key = ctx.call_of(spec.source)
         self.integration_info = ctx.integration_info
         fan = spec.source.fan_out
-        self.injected = {"_integration", INCOMPLETE, STAND_IN, NEW_ONLY, *((fan.as_,) if fan and fan.as_ else ())}
+        self.injected = {"_integration", INCOMPLETE, STAND_IN, NEW_ONLY, GROUP_KEY, *((fan.as_,) if fan and fan.as_ else ())}
         self.group_as = spec.source.group.as_ if spec.source.group is not None else None
+        # the group key is the remote id when both are one expression: computed once per record
+        self.key_is_id = spec.source.group is not None and spec.source.group.key.source == spec.remote_id.source
         self.feeds = {step.name: step.feeds for step in spec.enrich if isinstance(step, Lookup)}
         # (name, evaluate, ref model, expression) per field: the per-record loop skips the
         # attribute look-ups and ``Expr.__call__``'s extra frame
@@ -130,7 +132,7 @@ class RecordMapper:
         spec = self.spec
         raw["_integration"] = self.integration_info
         try:
-            rid = _remote_id(spec.remote_id(raw))
+            rid = _remote_id(raw[GROUP_KEY] if self.key_is_id and GROUP_KEY in raw else spec.remote_id(raw))
         except jmespath.exceptions.JMESPathError as exc:
             raise RecordError(f"remote_id expression {spec.remote_id.source!r} failed: {exc}", model=spec.model, remote_id=None) from None
         if rid is None:

@@ -35,7 +35,7 @@ from engine.errors import BadResponse, PaginationError, RemoteError
 from engine.spec import FanOut, Join, Lookup, Spec, SpecSet, Stream
 from engine.spec._model import NEXT_URL_PARAM
 
-__all__ = ["INCOMPLETE", "STAND_IN", "NEW_ONLY", "RunContext", "iter_stream", "iter_enriched", "window_map"]
+__all__ = ["INCOMPLETE", "STAND_IN", "NEW_ONLY", "GROUP_KEY", "RunContext", "iter_stream", "iter_enriched", "window_map"]
 
 _END = object()
 _IGNORED = object()
@@ -48,6 +48,9 @@ STAND_IN = "_stand_in"
 #: Key of a record read by a ``delta.reads`` entry with ``new_only``: dropped when its remote id
 #: is stored (``engine.mapper``).
 NEW_ONLY = "_new_only"
+#: Key of a grouped record holding its group key (``engine.mapper`` reuses it as the remote id
+#: when the spec's ``remote_id`` is the same expression).
+GROUP_KEY = "_group_key"
 
 
 @dataclass
@@ -375,14 +378,14 @@ def _grouped(stream: Stream, records: Iterable[dict[str, Any]]) -> Iterator[dict
         if k != current:
             if first is not None:
                 ended.add(current)
-                yield {**first, name: rows}  # a new dict: the rows hold the first record itself
+                yield {**first, name: rows, GROUP_KEY: current}  # a new dict: the rows hold the first record itself
             if k in ended:
                 raise PaginationError(f"{stream.where}: records with group key {k!r} are not adjacent; "
                                       "the source must be sorted by the group key (nothing was stored)")
             first, current, rows = rec, k, []
         rows.append(rec)
     if first is not None:
-        yield {**first, name: rows}
+        yield {**first, name: rows, GROUP_KEY: current}
 
 
 def _fan_out(ctx: RunContext, stream: Stream, fan: FanOut, params) -> Iterator[dict[str, Any]]:

@@ -381,12 +381,12 @@ class SyncEngine:
                 if len(batch) >= _BATCH:
                     if beat is not None:
                         beat.check()
-                    counts.add(writer.write(regressions.filter(batch), now_utc()))
+                    counts.add(writer.write(regressions.filter(batch, writer), now_utc()))
                     progress.records += len(batch)
                     batch = []
                     self._report(progress, transport, calls_before, on_progress)
             if batch:
-                counts.add(writer.write(regressions.filter(batch), now_utc()))
+                counts.add(writer.write(regressions.filter(batch, writer), now_utc()))
                 progress.records += len(batch)
             if (late := regressions.finish(writer, now_utc())) is not None:
                 counts.add(late)

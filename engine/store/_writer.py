@@ -132,6 +132,18 @@ class SQLWriter(ModelWriter):
             self._flush()
         return counts
 
+    def maybe_changed(self, records: Iterable[MappedRecord]) -> list[MappedRecord]:
+        """Records with a live stored row whose content hash differs (``ModelWriter.maybe_changed``)."""
+        existing, deleted = self._existing, self._deleted
+        out = []
+        for rec in records:
+            old = existing.get(rec.id)
+            if old is not None and rec.id not in deleted:
+                content = _digest(rec.content_hash)
+                if old[:len(content)] != content:
+                    out.append(rec)
+        return out
+
     def _classify(self, rec: MappedRecord, counts: WriteCounts) -> bool | None:
         """True: write and move changed_at; False: rewrite raw data only; None: skip."""
         old = self._existing.get(rec.id)

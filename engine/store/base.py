@@ -304,6 +304,12 @@ class ModelWriter(abc.ABC):
     def write(self, records: Iterable[MappedRecord], now: datetime) -> WriteCounts:
         """Upsert a batch. Records with an id already seen in this writer are a caller error."""
 
+    def maybe_changed(self, records: Iterable[MappedRecord]) -> list[MappedRecord]:
+        """The *records* whose stored row exists and may hold other unified fields (what a status
+        regression needs); a writer that knows the stored content hashes leaves out new and
+        unchanged ones. The default keeps every record."""
+        return list(records)
+
     @abc.abstractmethod
     def __enter__(self) -> "ModelWriter": ...
 

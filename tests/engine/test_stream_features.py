@@ -321,3 +321,25 @@ def test_a_skipped_look_up_whose_when_is_false_gets_none_as_in_a_full():
     on, off = iter_enriched(ctx, spec)
     assert on.get(STAND_IN) == ["extra"] and off.get(STAND_IN) is None
     assert on["extra"] is None and off["extra"] is None
+
+
+def test_a_grouped_records_remote_id_is_its_group_key_when_both_are_one_expression(monkeypatch):
+    """The group key was computed for every row already: a spec whose remote_id is the same
+    expression does not evaluate it again (and a different one is evaluated)."""
+    from engine.runner import GROUP_KEY
+
+    rows = [{"k": "a", "id": 1, "name": "x"}, {"k": "a", "id": 1, "name": "y"}, {"k": "b", "id": 2, "name": "z"}]
+    same = load_spec_text(f"model: skills\nsource:\n{GROUP}remote_id: k\n{FIELDS}", "<test>", FUNCTIONS)
+    other = load_spec_text(f"model: skills\nsource:\n{GROUP}remote_id: id\n{FIELDS}", "<test>", FUNCTIONS)
+    for spec, expected in ((same, ["a", "b"]), (other, ["1", "2"])):
+        ctx = RunContext(specset=SpecSet("t", {"skills": spec}), call=lambda *_: {"rows": rows})
+        recs = list(iter_stream(ctx, spec.source))
+        assert [r[GROUP_KEY] for r in recs] == ["a", "b"]
+        evaluated = []
+        original = type(spec.remote_id).__call__
+        monkeypatch.setattr(type(spec.remote_id), "__call__", lambda self, d: evaluated.append(self.where) or original(self, d))
+        mapped = list(iter_mapped(ctx, spec, "t:1"))
+        monkeypatch.undo()
+        assert [m.remote_id for m in mapped] == expected
+        assert (spec.remote_id.where in evaluated) is (spec is other)
+        assert all(GROUP_KEY not in str(m.remote_data) for m in mapped)

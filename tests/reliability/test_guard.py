@@ -257,3 +257,26 @@ def test_cli_lists_and_confirms_held_deletions(tmp_path):
         assert '"confirmed_deletions"' in runner.invoke(app, ["runs", *store, "--json"]).stdout
         again = runner.invoke(app, ["deletions", "confirm", held_run.id, "--yes", *store])
         assert again.exit_code == 1 and "no held changes" in again.output
+
+
+def test_the_regression_check_reads_back_only_records_whose_content_changed(tmp_path):
+    """New and unchanged records cannot regress: the writer's stored hashes leave them out, so an
+    unchanged re-sync reads nothing back for the check, and one changed record reads one."""
+    with faulty_env(tmp_path, {"function": "none"}) as (env, _):
+        read_back: list[int] = []
+        get_many = env.store.get_many
+
+        def counting(iid, model, ids, **kw):
+            if model == "course_progressions" and kw.get("with_remote_data") is False:
+                read_back.append(len(ids))
+            return get_many(iid, model, ids, **kw)
+
+        env.store.get_many = counting
+        env.sync()
+        assert read_back == []  # every record new
+        assert env.sync().status == "succeeded" and read_back == []  # every record unchanged
+        ue = next(ue for p in env.site.course_enrolments.values() for ues in p.values() for ue in ues if ue.status)
+        ue.status = 0
+        env.site.cache.clear()
+        run = env.sync()
+        assert run.stats["course_progressions"]["updated"] >= 1 and sum(read_back) == run.stats["course_progressions"]["updated"]
