@@ -4,9 +4,13 @@ SQLite store, served on loopback: shared by the Connect page and scope-config te
 from __future__ import annotations
 
 import contextlib
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from engine.api import ApiServices, create_app, serve_in_thread
 from engine.cli._tools import tool_services
@@ -15,7 +19,7 @@ from engine.store import open_store
 from engine.sync import SyncEngine
 from engine.transport import RetryPolicy
 
-__all__ = ["served_app"]
+__all__ = ["served_app", "csrf_of", "wait_finished"]
 
 
 @contextlib.contextmanager
@@ -32,3 +36,20 @@ def served_app(db: Path) -> Iterator[tuple[Any, str]]:
     finally:
         queue.shutdown()
         store.close()
+
+
+def csrf_of(page: str) -> str:
+    """The CSRF field of a Connect page form."""
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+def wait_finished(client: httpx.Client, path: str, timeout: float = 60) -> dict[str, Any]:
+    """Poll a Connect link's ``/status`` until its first sync finished (or *timeout* s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = client.get(f"{path}/status").json()
+        if status["finished"] or time.monotonic() > deadline:
+            return status
+        time.sleep(0.2)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import html
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,7 @@ from connectors.moodle.simulator import create_app as simulator_app
 from engine.api import create_api_key
 from engine.connect import EndUser, create_link
 from engine.store.base import Store
-from tests.served_app import served_app
+from tests.served_app import csrf_of, served_app, wait_finished
 
 EMAIL, ORG = "ada@school.example", "Lovelace School"
 XSS = "<img src=x onerror=alert(1)>"
@@ -64,21 +63,6 @@ def moodle(sitename: str | None = None) -> Iterator[tuple[Any, str]]:
         site.sitename = sitename
     with run_in_thread(simulator_app(site, SimControl())) as url:
         yield site, url
-
-
-def csrf_of(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found, page
-    return found.group(1)
-
-
-def wait_finished(client: httpx.Client, path: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = client.get(f"{path}/status").json()
-        if status["finished"] or time.monotonic() > deadline:
-            return status
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")

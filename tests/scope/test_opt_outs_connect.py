@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,7 +20,7 @@ from engine.api import create_api_key
 from engine.cli import app as cli_app
 from engine.store import open_store
 from engine.store.base import Integration
-from tests.served_app import served_app
+from tests.served_app import csrf_of as _csrf, served_app, wait_finished as _wait_finished
 
 IID = "moodle:OptOutConnect0000000000000"
 CONFIG = {"models": {"skills": "OPTIONAL"}, "fields": {"users.work_email": "OPTIONAL"},
@@ -52,19 +51,6 @@ def _checkboxes(page: str) -> dict[str, bool]:
     """``{item: checked}`` of the page's opt-out checkboxes."""
     found = re.findall(r'<input type="checkbox" name="share_([^"]+)" value="1"[^>]*?( checked)?>', page)
     return {item: bool(checked) for item, checked in found}
-
-
-def _csrf(page: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-
-
-def _wait_finished(client: httpx.Client, path: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = client.get(f"{path}/status").json()
-        if status["finished"] or time.monotonic() > deadline:
-            return status
-        time.sleep(0.2)
 
 
 def test_the_connect_form_records_opt_outs_and_the_first_sync_leaves_them_out(tmp_path):
