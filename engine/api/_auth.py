@@ -17,7 +17,8 @@ from ._errors import AuthenticationInvalid, InputInvalid, IntegrationNotFound
 from ._keys import verify_key
 from ._serialize import iso
 
-__all__ = ["authenticate", "require_admin", "is_admin_key", "scoped_integration", "header_integration_id",
+__all__ = ["authenticate", "require_admin", "is_admin_key", "scoped_integration", "integration_or_404",
+           "admin_integration", "header_integration_id",
            "INTEGRATION_HEADER", "KeyNotPermitted"]
 
 INTEGRATION_HEADER = "x-integration-id"
@@ -61,13 +62,25 @@ def require_admin(key: ApiKey, what: str) -> None:
                               f"without --integration); this key ({key.key_id}) is limited to some integrations.")
 
 
-def scoped_integration(store: Store, key: ApiKey, integration_id: str) -> Integration:
-    """The integration if it exists and *key* may use it; otherwise the same 404 either way."""
-    allowed = key.integration_ids is None or integration_id in key.integration_ids
+def integration_or_404(store: Store, integration_id: str, allowed: bool = True) -> Integration:
+    """The stored integration, or raise ``IntegrationNotFound`` (also when not *allowed*: the
+    same 404 either way)."""
     integration = store.get_integration(integration_id) if allowed else None
     if integration is None:
         raise IntegrationNotFound(f"No integration with id {integration_id!r} was found.")
     return integration
+
+
+def scoped_integration(store: Store, key: ApiKey, integration_id: str) -> Integration:
+    """The integration if it exists and *key* may use it; otherwise the same 404 either way."""
+    return integration_or_404(store, integration_id, key.integration_ids is None or integration_id in key.integration_ids)
+
+
+def admin_integration(store: Store, request: Request, what: str) -> Integration:
+    """The integration of the path's ``integration_id`` for operation *what*, which needs an
+    admin key: 401, then 403, then 404."""
+    require_admin(authenticate(store, request), what)
+    return integration_or_404(store, request.path_params["integration_id"])
 
 
 def header_integration_id(request: Request) -> str:

@@ -18,7 +18,7 @@ from engine.integrations import (CredentialError, IntegrationChange, Integration
 from engine.store.base import Store
 
 from ._admin_openapi import PATCH_SCHEMA
-from ._auth import authenticate, require_admin
+from ._auth import admin_integration
 from ._body import read_lmsync_body
 from ._errors import InputInvalid, IntegrationNotFound
 from ._integration_json import integration_json
@@ -28,11 +28,7 @@ __all__ = ["patch_integration"]
 
 
 def _admin_and_exists(store: Store, request: Request) -> str:
-    require_admin(authenticate(store, request), "Changing an integration")
-    integration_id = request.path_params["integration_id"]
-    if store.get_integration(integration_id) is None:
-        raise IntegrationNotFound(f"No integration with id {integration_id!r} was found.")
-    return integration_id
+    return admin_integration(store, request, "Changing an integration").id
 
 
 def _change(body: dict[str, Any]) -> IntegrationChange:

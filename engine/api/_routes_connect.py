@@ -30,7 +30,7 @@ from engine.connect import (ConnectInputError, EndUser, LinkExpired, LinkNotFoun
 from engine.integrations import IntegrationMissing
 from engine.store.base import Store
 
-from ._auth import authenticate, require_admin
+from ._auth import admin_integration, authenticate, require_admin
 from ._body import read_lmsync_body
 from ._errors import InputInvalid, IntegrationNotFound
 from ._serialize import iso
@@ -107,12 +107,7 @@ async def relink_route(request: Request) -> JSONResponse:
     store: Store = request.app.state.store
     integration_id = request.path_params["integration_id"]
 
-    def check() -> None:
-        _admin(store, request, "Creating a relink link")
-        if store.get_integration(integration_id) is None:
-            raise IntegrationNotFound(f"No integration with id {integration_id!r} was found.")
-
-    await run_in_threadpool(check)
+    await run_in_threadpool(admin_integration, store, request, "Creating a relink link")
     body = await read_lmsync_body(request, RELINK_SCHEMA, required=False)
     _refuse_features(body)
 

@@ -25,10 +25,10 @@ from engine.models import MODELS
 from engine.scope_config import CustomFieldDecl, ScopeConfig, scope_config_for
 from engine.store.base import Integration, Store, StoredRecord
 
-from ._auth import authenticate, require_admin, scoped_integration
+from ._auth import admin_integration, authenticate, scoped_integration
 from ._body import _parse, _validate
 from ._cursor import Cursor, decode_cursor, encode_cursor, filters_hash
-from ._errors import ApiError, InputInvalid, IntegrationNotFound
+from ._errors import ApiError, InputInvalid
 from ._params import _single_values
 from ._routes_fields import refresh_fields, source_objects
 from ._scope_configs_openapi import CUSTOM_FIELDS_MAX_PAGE, CUSTOM_FIELDS_PATH, CUSTOM_FIELD_PUT_BODY
@@ -97,15 +97,6 @@ async def list_custom_fields(request: Request) -> JSONResponse:
     return JSONResponse(await run_in_threadpool(_list, request.app.state.store, request))
 
 
-def _admin_integration(store: Store, request: Request) -> Integration:
-    require_admin(authenticate(store, request), "Mapping a custom field")
-    integration_id = request.path_params["integration_id"]
-    integration = store.get_integration(integration_id)
-    if integration is None:
-        raise IntegrationNotFound(f"No integration with id {integration_id!r} was found.")
-    return integration
-
-
 def _put(store: Store, integration: Integration, cid: str, target: str | None) -> dict[str, Any]:
     iid = integration.id
     decl = dict(_declared(iid, scope_config_for(store, iid))).get(cid)
@@ -128,7 +119,7 @@ def _put(store: Store, integration: Integration, cid: str, target: str | None) -
 async def put_custom_field(request: Request) -> JSONResponse:
     """``PUT /v1/integrations/{integration_id}/custom-fields/{custom_field_id}`` (admin key)."""
     store: Store = request.app.state.store
-    integration = await run_in_threadpool(_admin_integration, store, request)
+    integration = await run_in_threadpool(admin_integration, store, request, "Mapping a custom field")
     body = _validate(await _parse(request, True), _PUT_BODY["properties"], _PUT_VALIDATOR)
     cid = request.path_params["custom_field_id"]
     return JSONResponse(await run_in_threadpool(_put, store, integration, cid, body["integration_field_id"]))

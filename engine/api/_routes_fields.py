@@ -28,10 +28,10 @@ from engine.models import MODELS
 from engine.store._fields import IntegrationField
 from engine.store.base import Integration, Store, StoredRecord
 
-from ._auth import authenticate, require_admin, scoped_integration
+from ._auth import admin_integration, authenticate, scoped_integration
 from ._body import _parse, _validate
 from ._cursor import Cursor, decode_cursor, encode_cursor, filters_hash
-from ._errors import ApiError, InputInvalid, IntegrationNotFound
+from ._errors import ApiError, InputInvalid
 from ._params import _single_values
 from ._fields_openapi import FIELD_PATH, FIELDS_PATH, PATCH_BODY
 from ._routes_coverage import connector_specs, coverage_routes, installed
@@ -146,15 +146,6 @@ async def list_fields(request: Request) -> JSONResponse:
     return JSONResponse(await run_in_threadpool(_list, request.app.state.store, request))
 
 
-def _admin_integration(store: Store, request: Request) -> Integration:
-    require_admin(authenticate(store, request), "Changing an integration field")
-    integration_id = request.path_params["integration_id"]
-    integration = store.get_integration(integration_id)
-    if integration is None:
-        raise IntegrationNotFound(f"No integration with id {integration_id!r} was found.")
-    return integration
-
-
 def _set(store: Store, integration: Integration, field: str, enabled: bool) -> dict[str, Any]:
     changed = store.set_field_passthrough(integration.id, field, enabled)  # type: ignore[attr-defined]
     if changed is None:
@@ -166,7 +157,7 @@ def _set(store: Store, integration: Integration, field: str, enabled: bool) -> d
 async def patch_field(request: Request) -> JSONResponse:
     """``PATCH /v1/integrations/{integration_id}/integration-fields/{integration_field_id}`` (admin key)."""
     store: Store = request.app.state.store
-    integration = await run_in_threadpool(_admin_integration, store, request)
+    integration = await run_in_threadpool(admin_integration, store, request, "Changing an integration field")
     body = _validate(await _parse(request, True), PATCH_BODY["properties"], _PATCH_VALIDATOR)
     enabled = bool(body["enable_passthrough"])  # null, as the SDK may send, turns it off
     field = request.path_params["integration_field_id"]

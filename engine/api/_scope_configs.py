@@ -32,9 +32,9 @@ from starlette.routing import Route
 from engine.scope_config import ScopeConfig, ScopeConfigError, scope_config_for
 from engine.store.base import NotFound, Store, StoreError
 
-from ._auth import authenticate, require_admin
+from ._auth import authenticate, integration_or_404, require_admin
 from ._body import _parse
-from ._errors import ApiError, InputInvalid, IntegrationNotFound, contract_code
+from ._errors import ApiError, InputInvalid, contract_code
 
 __all__ = ["ModelDisabled", "ScopeConfigNotFound", "check_model_enabled", "check_filters", "apply_scope",
            "scope_config_routes"]
@@ -175,8 +175,7 @@ async def bind_config(request: Request) -> JSONResponse:
         raise InputInvalid("Invalid request body: 'scope_config_id' (a scope config's id or name) is required.")
 
     def work() -> dict[str, Any]:
-        if store.get_integration(integration_id) is None:
-            raise IntegrationNotFound(f"No integration with id {integration_id!r} was found.")
+        integration_or_404(store, integration_id)
         try:
             config = store.bind_scope_config(integration_id, config_id)  # type: ignore[attr-defined]
         except NotFound as exc:
@@ -225,8 +224,7 @@ async def set_opt_outs(request: Request) -> JSONResponse:
                            "actions.ACTION, each OPTIONAL in the integration's scope config) is required.")
 
     def work() -> dict[str, Any]:
-        if store.get_integration(integration_id) is None:
-            raise IntegrationNotFound(f"No integration with id {integration_id!r} was found.")
+        integration_or_404(store, integration_id)
         try:
             scope = store.set_opt_outs(integration_id, items)  # type: ignore[attr-defined]
         except ScopeConfigError as exc:
