@@ -8,9 +8,12 @@ from datetime import datetime, timezone
 
 from starlette.datastructures import QueryParams
 
+from starlette.requests import Request
+
+from ._cursor import Cursor, decode_cursor, encode_cursor, filters_hash
 from ._errors import InputInvalid
 
-__all__ = ["ListParams", "parse_list_params", "COMMON_PARAMS", "parse_updated_after"]
+__all__ = ["ListParams", "parse_list_params", "COMMON_PARAMS", "parse_updated_after", "ListWindow", "list_window"]
 
 COMMON_PARAMS = (
     "cursor",
@@ -109,3 +112,33 @@ def parse_list_params(query: QueryParams, extra_lists: tuple[str, ...] = ()) -> 
         if name in values:
             p.lists[name] = _csv(name, values[name])
     return p
+
+
+@dataclass(frozen=True)
+class ListWindow:
+    """One page of a platform listing (integration fields, custom fields): ``cursor`` and
+    ``page_size`` only, ids in ascending order. ``after`` is None on the first page."""
+
+    size: int
+    after: str | None
+    snapshot: datetime
+    q_hash: str
+
+    def next(self, last_id: str) -> str:
+        """The ``next`` cursor after a page ending at *last_id*."""
+        return encode_cursor(Cursor(last_id, self.snapshot, self.q_hash))
+
+
+def list_window(request: Request, listing: dict[str, str], max_size: int, default: int = 100) -> ListWindow:
+    """The page a listing request asks for; *listing* names the list and integration (a cursor
+    is valid only for the same one). Unknown, repeated or malformed parameters are refused."""
+    raw = _single_values(request.query_params, ("cursor", "page_size")).get("page_size")
+    if raw is not None and (not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= max_size):
+        raise InputInvalid(f"The query parameter page_size must be an integer from 1 to {max_size}, got {raw!r}.")
+    now = datetime.now(timezone.utc)
+    q_hash = filters_hash(listing)
+    token = request.query_params.get("cursor")
+    if token is None:
+        return ListWindow(int(raw) if raw is not None else default, None, now, q_hash)
+    cursor = decode_cursor(token, q_hash, now)
+    return ListWindow(int(raw) if raw is not None else default, cursor.after, cursor.snapshot, q_hash)

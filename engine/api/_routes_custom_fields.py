@@ -11,7 +11,6 @@ its value read from the stored ``remote_data`` as ``integration_fields`` passthr
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -27,9 +26,8 @@ from engine.store.base import Integration, Store, StoredRecord
 
 from ._auth import admin_integration, authenticate, scoped_integration
 from ._body import _parse, _validate
-from ._cursor import Cursor, decode_cursor, encode_cursor, filters_hash
 from ._errors import ApiError, InputInvalid
-from ._params import _single_values
+from ._params import list_window
 from ._routes_fields import refresh_fields, source_objects
 from ._scope_configs_openapi import CUSTOM_FIELDS_MAX_PAGE, CUSTOM_FIELDS_PATH, CUSTOM_FIELD_PUT_BODY
 from ._serialize import passthrough_values
@@ -65,29 +63,14 @@ def _json(store: Store, iid: str, cid: str, decl: CustomFieldDecl, mapped: dict[
                                                               "label": field.label}}
 
 
-def _page_size(request: Request) -> int:
-    raw = _single_values(request.query_params, ("cursor", "page_size")).get("page_size")
-    if raw is None:
-        return 100
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= _MAX_PAGE:
-        raise InputInvalid(f"The query parameter page_size must be an integer from 1 to {_MAX_PAGE}, got {raw!r}.")
-    return int(raw)
-
-
 def _list(store: Store, request: Request) -> dict[str, Any]:
     key = authenticate(store, request)
     iid = scoped_integration(store, key, request.path_params["integration_id"]).id
-    size = _page_size(request)
-    now = datetime.now(timezone.utc)
-    q_hash = filters_hash({"list": "custom_fields", "iid": iid})
-    after, snapshot = "", now
-    if (token := request.query_params.get("cursor")) is not None:
-        cursor = decode_cursor(token, q_hash, now)
-        after, snapshot = cursor.after, cursor.snapshot
-    rows = [(cid, c) for cid, c in _declared(iid, scope_config_for(store, iid)) if cid > after]
-    page = rows[:size]
+    window = list_window(request, {"list": "custom_fields", "iid": iid}, _MAX_PAGE)
+    rows = [(cid, c) for cid, c in _declared(iid, scope_config_for(store, iid)) if cid > (window.after or "")]
+    page = rows[:window.size]
     mapped = store.custom_field_mappings(iid)  # type: ignore[attr-defined]
-    nxt = encode_cursor(Cursor(page[-1][0], snapshot, q_hash)) if len(rows) > size else None
+    nxt = window.next(page[-1][0]) if len(rows) > window.size else None
     return {"status": "success", "data": {"results": [_json(store, iid, cid, c, mapped) for cid, c in page],
                                           "next": nxt}}
 

@@ -14,7 +14,6 @@ Which key of ``remote_data`` is the source call comes from the integration's map
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timezone
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -30,9 +29,8 @@ from engine.store.base import Integration, Store, StoredRecord
 
 from ._auth import admin_integration, authenticate, scoped_integration
 from ._body import _parse, _validate
-from ._cursor import Cursor, decode_cursor, encode_cursor, filters_hash
-from ._errors import ApiError, InputInvalid
-from ._params import _single_values
+from ._errors import ApiError
+from ._params import list_window
 from ._fields_openapi import FIELD_PATH, FIELDS_PATH, PATCH_BODY
 from ._routes_coverage import connector_specs, coverage_routes, installed
 from ._serialize import field_json, passthrough_values
@@ -113,30 +111,15 @@ def refresh_fields(store: Store, integration: Integration) -> None:
         store.save_field_scan(integration.id, model, found, versions[model])  # type: ignore[attr-defined]
 
 
-def _page_size(request: Request) -> int:
-    raw = _single_values(request.query_params, ("cursor", "page_size")).get("page_size")
-    if raw is None:
-        return 100
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= _MAX_PAGE:
-        raise InputInvalid(f"The query parameter page_size must be an integer from 1 to {_MAX_PAGE}, got {raw!r}.")
-    return int(raw)
-
-
 def _list(store: Store, request: Request) -> dict[str, Any]:
     key = authenticate(store, request)
     integration = scoped_integration(store, key, request.path_params["integration_id"])
-    size = _page_size(request)
-    now = datetime.now(timezone.utc)
-    q_hash = filters_hash({"list": "integration_fields", "iid": integration.id})
-    after, snapshot = None, now
-    if (token := request.query_params.get("cursor")) is not None:
-        cursor = decode_cursor(token, q_hash, now)
-        after, snapshot = cursor.after, cursor.snapshot
-    else:
+    window = list_window(request, {"list": "integration_fields", "iid": integration.id}, _MAX_PAGE)
+    if window.after is None:
         refresh_fields(store, integration)  # the first page rescans; later pages page the same table
-    rows = store.list_integration_fields(integration.id, after, size + 1)  # type: ignore[attr-defined]
-    page = rows[:size]
-    nxt = encode_cursor(Cursor(page[-1].id, snapshot, q_hash)) if len(rows) > size else None
+    rows = store.list_integration_fields(integration.id, window.after, window.size + 1)  # type: ignore[attr-defined]
+    page = rows[:window.size]
+    nxt = window.next(page[-1].id) if len(rows) > window.size else None
     return {"status": "success", "data": {"results": [field_json(f, MODELS[f.model].webhook_name) for f in page],
                                           "next": nxt}}
 
