@@ -4,12 +4,28 @@ connector does not write it again. Light on purpose: connector modules import it
 from __future__ import annotations
 
 import html
+import threading
+import weakref
 from typing import Any
 from urllib.parse import urlsplit
 
 from engine.errors import ActionInputInvalid
 
-__all__ = ["course_text"]
+__all__ = ["course_text", "origin_lock"]
+
+_locks: weakref.WeakValueDictionary[tuple[str, str], threading.Lock] = weakref.WeakValueDictionary()
+_locks_guard = threading.Lock()
+
+
+def origin_lock(integration_id: str, origin_id: str) -> threading.Lock:
+    """The lock of one upsert key (an integration's ``origin_id``): two upserts of one origin in
+    one process find-or-create one course, not two. Kept while someone holds a reference."""
+    key = (integration_id, origin_id)
+    with _locks_guard:
+        lock = _locks.get(key)
+        if lock is None:
+            lock = _locks[key] = threading.Lock()
+        return lock
 
 
 def course_text(course: dict[str, Any], max_title: int, lms: str, warnings: list[str]) -> tuple[str, str, str]:

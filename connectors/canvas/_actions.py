@@ -26,12 +26,10 @@ stay the engine's typed errors (``connectors.canvas._errors``).
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Callable
 from typing import Any
 
-from engine.action_inputs import course_text
+from engine.action_inputs import course_text, origin_lock
 from engine.errors import ActionInputInvalid, ActionNotAvailable, PermissionMissing, RemoteError, RemoteInputInvalid, RemoteNotFound
 from engine.store.base import Integration
 from engine.transport import Transport
@@ -54,18 +52,6 @@ REQUIREMENTS: dict[str, list[str]] = {
 _NAME_MAX = 255
 _SIS_MAX = 255
 _DEFAULTS = {"account_id": "1"}
-
-_locks: weakref.WeakValueDictionary[tuple[str, str], threading.Lock] = weakref.WeakValueDictionary()
-_locks_guard = threading.Lock()
-
-
-def _origin_lock(key: tuple[str, str]) -> threading.Lock:
-    with _locks_guard:
-        lock = _locks.get(key)
-        if lock is None:
-            lock = _locks[key] = threading.Lock()
-        return lock
-
 
 def _setting(integration: Integration, name: str) -> Any:
     return (integration.settings or {}).get(name, _DEFAULTS.get(name))
@@ -173,7 +159,7 @@ def upsert_course(integration: Integration, transport: Transport, payload: dict[
         raise ActionInputInvalid(f"origin_id must have 1 to {_SIS_MAX} characters (Canvas keeps it in the course's sis_course_id)")
     warnings: list[str] = []
     fields = course_fields(payload["course"], warnings)
-    with _origin_lock((integration.id, origin_id)):
+    with origin_lock(integration.id, origin_id):
         cid = _find(transport, origin_id)
         created = False
         if cid is None:

@@ -15,13 +15,11 @@ become the course's forced language (the first one, ``de-DE`` → ``de``).
 from __future__ import annotations
 
 import hashlib
-import threading
-import weakref
 from collections.abc import Callable
 from typing import Any
 
 from connectors.moodle._moodle_ids import raise_warnings, setting
-from engine.action_inputs import course_text
+from engine.action_inputs import course_text, origin_lock
 from engine.errors import ActionInputInvalid, RemoteInputInvalid
 from engine.store.base import Integration
 from engine.transport import Transport
@@ -32,18 +30,6 @@ _IDNUMBER_MAX = 100  # mdl_course.idnumber is varchar(100)
 _FULLNAME_MAX = 254
 _SHORTNAME_MAX = 255
 _TAKEN = ("shortnametaken", "courseidnumbertaken")
-
-_locks: weakref.WeakValueDictionary[tuple[str, str], threading.Lock] = weakref.WeakValueDictionary()
-_locks_guard = threading.Lock()
-
-
-def _origin_lock(key: tuple[str, str]) -> threading.Lock:
-    with _locks_guard:
-        lock = _locks.get(key)
-        if lock is None:
-            lock = _locks[key] = threading.Lock()
-        return lock
-
 
 def course_fields(course: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
     """The Moodle course fields for an upsert item's ``course`` (warnings for what is dropped)."""
@@ -123,7 +109,7 @@ def upsert_course(integration: Integration, transport: Transport, payload: dict[
         raise ActionInputInvalid(f"origin_id must have 1 to {_IDNUMBER_MAX} characters (Moodle keeps it in the course idnumber)")
     warnings: list[str] = []
     fields = course_fields(payload["course"], warnings)
-    with _origin_lock((integration.id, origin_id)):
+    with origin_lock(integration.id, origin_id):
         cid = _find(transport, origin_id)
         created = False
         if cid is None:

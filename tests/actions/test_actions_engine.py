@@ -104,7 +104,7 @@ def test_upsert_shortname_held_by_another_course(menv):
 @pytest.mark.parametrize("process_lock", [True, False], ids=["serialised", "moodle-race"])
 def test_concurrent_upserts_of_one_origin_make_one_course(menv, monkeypatch, process_lock):
     if not process_lock:  # every thread misses the course at first and creates: Moodle's taken-errors must resolve it
-        monkeypatch.setattr(_upsert, "_origin_lock", lambda key: contextlib.nullcontext())
+        monkeypatch.setattr(_upsert, "origin_lock", lambda iid, origin: contextlib.nullcontext())
         seen, real_find = threading.local(), _upsert._find
 
         def first_miss(transport, origin):
