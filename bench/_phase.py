@@ -14,9 +14,26 @@ import sys
 import time
 from typing import Any
 
-__all__ = ["INTEGRATION_ID", "main"]
+__all__ = ["INTEGRATION_ID", "main", "run_figures"]
 
 INTEGRATION_ID = "moodle:BenchIntegration000000000000"
+
+
+def run_figures(run: Any, wall: float) -> dict[str, Any]:
+    """What a benchmark reports of a finished sync run: wall seconds, calls, records read and
+    written, seconds per model, retries, warnings (``SystemExit`` if it failed)."""
+    if run.status != "succeeded":
+        raise SystemExit(f"sync failed: {run.error}")
+    stats = run.stats
+    return {
+        "wall_s": wall,
+        "calls": {m: s["calls"] for m, s in stats.items()},
+        "records": {m: s["created"] + s["updated"] + s["unchanged"] for m, s in stats.items()},
+        "written": {m: s["created"] + s["updated"] + s["deleted"] for m, s in stats.items()},
+        "seconds": {m: s["seconds"] for m, s in stats.items()},
+        "retries": sum(s.get("retries", 0) for s in stats.values()),
+        "warnings": len(run.warnings),
+    }
 
 
 def _sync(base_url: str, store_url: str, token: str, integration_id: str = INTEGRATION_ID) -> dict[str, Any]:
@@ -41,18 +58,7 @@ def _sync(base_url: str, store_url: str, token: str, integration_id: str = INTEG
     run = engine.sync(integration_id, os.environ.get("BENCH_KIND", "FULL"), on_progress=on_progress)
     wall = time.perf_counter() - started
     store.close()
-    if run.status != "succeeded":
-        raise SystemExit(f"sync failed: {run.error}")
-    stats = run.stats
-    return {
-        "wall_s": wall,
-        "calls": {m: s["calls"] for m, s in stats.items()},
-        "records": {m: s["created"] + s["updated"] + s["unchanged"] for m, s in stats.items()},
-        "written": {m: s["created"] + s["updated"] + s["deleted"] for m, s in stats.items()},
-        "seconds": {m: s["seconds"] for m, s in stats.items()},
-        "warnings": len(run.warnings),
-        "peak_rss_mb_after": rss,
-    }
+    return {**run_figures(run, wall), "peak_rss_mb_after": rss}
 
 
 def _vm(field: str) -> float:

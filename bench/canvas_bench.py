@@ -152,6 +152,7 @@ def expected_calls(f: dict[str, Any], per_page: int = PER_PAGE) -> dict[str, int
 
 # --- the lmsync phases -----------------------------------------------------------------------
 def _sync(base_url: str, store_url: str, token: str) -> dict[str, Any]:
+    from bench._phase import run_figures
     from engine.store import open_store
     from engine.store.base import Integration
     from engine.sync import SyncEngine
@@ -165,18 +166,7 @@ def _sync(base_url: str, store_url: str, token: str) -> dict[str, Any]:
     run = engine.sync(INTEGRATION_ID, "FULL")
     wall = time.perf_counter() - started
     store.close()
-    if run.status != "succeeded":
-        raise SystemExit(f"sync failed: {run.error}")
-    stats = run.stats
-    return {
-        "wall_s": wall,
-        "calls": {m: s["calls"] for m, s in stats.items()},
-        "records": {m: s["created"] + s["updated"] + s["unchanged"] for m, s in stats.items()},
-        "written": {m: s["created"] + s["updated"] + s["deleted"] for m, s in stats.items()},
-        "seconds": {m: s["seconds"] for m, s in stats.items()},
-        "retries": sum(s.get("retries", 0) for s in stats.values()),
-        "warnings": len(run.warnings),
-    }
+    return run_figures(run, wall)
 
 
 def _phase_main(argv: list[str]) -> None:
