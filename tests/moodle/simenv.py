@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Any
 
 from connectors.moodle.simulator import ADMIN_TOKEN, MoodleSite, SimControl, create_app, run_in_thread, tiny_site
-from engine.ids import record_id
-from engine.store.base import Integration, Query, Store
+from engine.store.base import Integration, Store
 from engine.store.sqlite import SQLiteStore
 from engine.sync import SyncEngine
 from engine.transport import RetryPolicy
+from tests.synced_env import SyncedEnv
 
 MODELS = ("users", "skills", "courses", "course_revisions", "revision_skills", "course_progressions")
 
 
 @dataclass
-class MoodleEnv:
+class MoodleEnv(SyncedEnv):
     """A running simulator site, a store and an engine with one integration on that site."""
 
     site: MoodleSite
@@ -26,24 +25,6 @@ class MoodleEnv:
     store: Store
     engine: SyncEngine
     integration_id: str = "moodle:TestIntegration00000000000"
-
-    def sync(self, kind: str = "FULL", models=None):
-        return self.engine.sync(self.integration_id, kind, models)
-
-    def rows(self, model: str, include_deleted: bool = False):
-        out, after = [], None
-        while True:
-            page = self.store.query(Query(integration_id=self.integration_id, model=model, limit=250, after_id=after, include_deleted=include_deleted))
-            out.extend(page)
-            if len(page) < 250:
-                return out
-            after = page[-1].id
-
-    def by_remote(self, model: str, include_deleted: bool = False) -> dict[str, Any]:
-        return {r.remote_id: r for r in self.rows(model, include_deleted)}
-
-    def rid(self, model: str, remote_id: Any) -> str:
-        return record_id(self.integration_id, model, str(remote_id))
 
 
 @contextlib.contextmanager

@@ -1,0 +1,47 @@
+"""What every simulator test environment (``tests/moodle/simenv.py``,
+``tests/canvas/canvas_simenv.py``) offers over its store, engine and one integration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.ids import record_id
+from engine.store.base import Integration, Query, Store
+from engine.sync import SyncEngine
+
+__all__ = ["SyncedEnv"]
+
+
+class SyncedEnv:
+    """Mixin of a dataclass with ``store``, ``engine`` and ``integration_id`` fields."""
+
+    store: Store
+    engine: SyncEngine
+    integration_id: str
+
+    def sync(self, kind: str = "FULL", models=None):
+        """Run a sync of the integration."""
+        return self.engine.sync(self.integration_id, kind, models)
+
+    def rows(self, model: str, include_deleted: bool = False):
+        """Every stored record of *model*."""
+        out, after = [], None
+        while True:
+            page = self.store.query(Query(integration_id=self.integration_id, model=model, limit=250, after_id=after,
+                                          include_deleted=include_deleted))
+            out.extend(page)
+            if len(page) < 250:
+                return out
+            after = page[-1].id
+
+    def by_remote(self, model: str, include_deleted: bool = False) -> dict[str, Any]:
+        """Stored records of *model* by remote id."""
+        return {r.remote_id: r for r in self.rows(model, include_deleted)}
+
+    def rid(self, model: str, remote_id: Any) -> str:
+        """The lmsync id of a remote record."""
+        return record_id(self.integration_id, model, str(remote_id))
+
+    def integration(self) -> Integration:
+        """The stored integration."""
+        return self.store.get_integration(self.integration_id)
