@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from engine.ids import record_id
+from engine.models import MODELS
 from engine.store.base import Integration, Query, Store
 from engine.sync import SyncEngine
 
-__all__ = ["SyncedEnv"]
+__all__ = ["SyncedEnv", "readable"]
 
 
 class SyncedEnv:
@@ -45,3 +46,17 @@ class SyncedEnv:
     def integration(self) -> Integration:
         """The stored integration."""
         return self.store.get_integration(self.integration_id)
+
+
+def readable(store: Store, iid: str) -> dict:
+    """Every model of *iid* as ``{remote_id: fields}`` with ids resolved to remote ids (ids differ
+    per integration), deleted ones marked: two integrations of one site compare equal."""
+    back, out = {}, {}
+    rows = {m: store.query(Query(integration_id=iid, model=m, limit=100_000, include_deleted=True)) for m in MODELS}
+    for model, records in rows.items():
+        back.update({r.id: f"{model}:{r.remote_id}" for r in records})
+    for model, info in MODELS.items():
+        out[model] = {r.remote_id: {**{k: back.get(v, v) if k in info.refs else v for k, v in r.fields.items()},
+                                    "deleted": r.remote_deleted_at is not None}
+                      for r in rows[model]}
+    return out

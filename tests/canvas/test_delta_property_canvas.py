@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.canvas.simulator import ADMIN_TOKEN, CanvasSite
-from engine.models import MODELS
-from engine.store.base import Integration, Query
+from engine.store.base import Integration
+from tests.synced_env import readable
 
 FRESH = "canvas:FreshFullIntegration0000000"
 SETTINGS = {"per_page": 5}
@@ -64,26 +64,13 @@ def _apply(site: CanvasSite, change: tuple) -> None:
         site.set_progress(enrollment.course_id, enrollment.user_id, done, site.now() if total and done == total else None)
 
 
-def _readable(env, iid: str) -> dict:
-    """Every model as ``{remote_id: fields}`` with ids resolved to remote ids (ids differ per integration)."""
-    back, out = {}, {}
-    rows = {m: env.store.query(Query(integration_id=iid, model=m, limit=100_000, include_deleted=True)) for m in MODELS}
-    for model, records in rows.items():
-        back.update({r.id: f"{model}:{r.remote_id}" for r in records})
-    for model, info in MODELS.items():
-        out[model] = {r.remote_id: {**{k: back.get(v, v) if k in info.refs else v for k, v in r.fields.items()},
-                                    "deleted": r.remote_deleted_at is not None}
-                      for r in rows[model]}
-    return out
-
-
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(changes=st.lists(CHANGE, min_size=1, max_size=6))
 def test_full_then_delta_equals_a_fresh_full(tmp_path_factory, changes):
     site = CanvasSite.generate(seed=3, users=25, courses=4, enrolments_per_course=8)
     with canvas_env(tmp_path_factory.mktemp("delta"), site=site, settings=SETTINGS) as env:
         assert env.sync("FULL").status == "succeeded"
-        before = _readable(env, env.integration_id)
+        before = readable(env.store, env.integration_id)
         for change in changes:
             _apply(site, change)
         delta = env.sync("DELTA")
@@ -92,5 +79,5 @@ def test_full_then_delta_equals_a_fresh_full(tmp_path_factory, changes):
                                               credentials={"token": ADMIN_TOKEN}, settings=dict(SETTINGS)))
         fresh = env.engine.sync(FRESH, "FULL")
         assert fresh.status == "succeeded", fresh.error
-        assert _readable(env, env.integration_id) == _readable(env, FRESH)
+        assert readable(env.store, env.integration_id) == readable(env.store, FRESH)
         assert before["users"]  # the site had data to change

@@ -12,8 +12,8 @@ from simenv import moodle_env
 
 from connectors.moodle.simulator import ADMIN_TOKEN, MoodleSite
 from connectors.moodle.simulator._reportbuilder import SYNC_FILTERS, SYNC_SORTING, add_participants_report
-from engine.models import MODELS
-from engine.store.base import Integration, Query
+from engine.store.base import Integration
+from tests.synced_env import readable
 
 FRESH = "moodle:FreshFullIntegration0000000"
 
@@ -77,19 +77,6 @@ def _apply(site: MoodleSite, change: tuple, route_sees_reactivation: bool = True
         site.run_cron()
 
 
-def _readable(env, iid: str) -> dict:
-    """Every model as ``{remote_id: fields}`` with ids resolved to remote ids (ids differ per integration)."""
-    back, out = {}, {}
-    rows = {m: env.store.query(Query(integration_id=iid, model=m, limit=100_000, include_deleted=True)) for m in MODELS}
-    for model, records in rows.items():
-        back.update({r.id: f"{model}:{r.remote_id}" for r in records})
-    for model, info in MODELS.items():
-        out[model] = {r.remote_id: {**{k: back.get(v, v) if k in info.refs else v for k, v in r.fields.items()},
-                                    "deleted": r.remote_deleted_at is not None}
-                      for r in rows[model]}
-    return out
-
-
 @pytest.mark.parametrize("route", ["standard", "report", "report-filters"])
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
@@ -111,7 +98,7 @@ def test_full_then_delta_equals_a_fresh_full(tmp_path_factory, route, data):
         env.store.add_integration(Integration(id=FRESH, connector="moodle", base_url=env.base_url,
                                               credentials={"token": ADMIN_TOKEN}, settings=extra))
         assert env.engine.sync(FRESH, "FULL").status == "succeeded"
-        assert _readable(env, env.integration_id) == _readable(env, FRESH)
+        assert readable(env.store, env.integration_id) == readable(env.store, FRESH)
 
 
 def test_a_standard_delta_costs_a_fraction_and_leaves_progress_to_the_full(tmp_path):
