@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from engine.ids import record_id
-from engine.models import MODELS
+from engine.models import MODEL_ORDER, MODELS
 from engine.store.base import Integration, Query, Store
 from engine.sync import SyncEngine
 
-__all__ = ["SyncedEnv", "readable"]
+__all__ = ["SyncedEnv", "readable", "state"]
 
 
 class SyncedEnv:
@@ -59,4 +59,16 @@ def readable(store: Store, iid: str) -> dict:
         out[model] = {r.remote_id: {**{k: back.get(v, v) if k in info.refs else v for k, v in r.fields.items()},
                                     "deleted": r.remote_deleted_at is not None}
                       for r in rows[model]}
+    return out
+
+
+def state(env: SyncedEnv) -> dict:
+    """Live and deleted counts per model and the status of every live record that has one (what
+    the fault corpora compare before and after a wrong answer)."""
+    out = {}
+    for m in MODEL_ORDER:
+        rows = env.rows(m, include_deleted=True)
+        out[m] = {"live": sum(r.remote_deleted_at is None for r in rows),
+                  "deleted": sum(r.remote_deleted_at is not None for r in rows),
+                  "status": {r.remote_id: r.fields.get("status") for r in rows if r.remote_deleted_at is None}}
     return out

@@ -15,7 +15,7 @@ from canvas_faultenv import CanvasFaultTransport
 from canvas_simenv import canvas_env
 
 from engine import guard
-from engine.models import MODEL_ORDER
+from tests.synced_env import state
 from engine.transport import RetryPolicy
 
 FAULTS = sorted((Path(__file__).parent / "faults").glob("*.yaml"))
@@ -37,17 +37,6 @@ def faulty_canvas(tmp_path, fault: dict):
     with canvas_env(tmp_path, settings=settings, policy=FAST_RETRY) as env:
         env.engine.client_factory = lambda: httpx.Client(transport=tap, timeout=10)
         yield env, tap
-
-
-def state(env) -> dict:
-    """Live and deleted counts per model and the status of every live record that has one."""
-    out = {}
-    for m in MODEL_ORDER:
-        rows = env.rows(m, include_deleted=True)
-        out[m] = {"live": sum(r.remote_deleted_at is None for r in rows),
-                  "deleted": sum(r.remote_deleted_at is not None for r in rows),
-                  "status": {r.remote_id: r.fields.get("status") for r in rows if r.remote_deleted_at is None}}
-    return out
 
 
 def test_the_corpus_covers_the_canvas_wire_faults():

@@ -18,7 +18,7 @@ from engine import guard
 from engine.errors import LmsyncError
 from engine.hookspecs import hookimpl
 from engine.guard import GuardLimits, exceeds, limits_for
-from engine.models import MODEL_ORDER
+from tests.synced_env import state
 from engine.store.base import Integration
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "moodle"))
@@ -67,17 +67,6 @@ def faulty_env(tmp_path, fault: dict, store=None, **settings):
         integration.settings = {**integration.settings, **settings}
         env.store.update_integration(integration)
         yield env, tap
-
-
-def state(env) -> dict:
-    """Live and deleted counts per model and the status of every live record that has one."""
-    out = {}
-    for m in MODEL_ORDER:
-        rows = env.rows(m, include_deleted=True)
-        out[m] = {"live": sum(r.remote_deleted_at is None for r in rows),
-                  "deleted": sum(r.remote_deleted_at is not None for r in rows),
-                  "status": {r.remote_id: r.fields.get("status") for r in rows if r.remote_deleted_at is None}}
-    return out
 
 
 # --- thresholds ----------------------------------------------------------------------------
