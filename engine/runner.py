@@ -33,7 +33,7 @@ from typing import Any
 
 from engine.errors import BadResponse, PaginationError, RemoteError
 from engine.spec import FanOut, Join, Lookup, Spec, SpecSet, Stream
-from engine.spec._model import NEXT_URL_PARAM
+from engine.spec._model import NEXT_URL_PARAM, Prepare
 
 __all__ = ["INCOMPLETE", "STAND_IN", "NEW_ONLY", "GROUP_KEY", "RunContext", "iter_stream", "iter_enriched", "window_map"]
 
@@ -347,8 +347,7 @@ def window_map(
 
 def iter_stream(ctx: RunContext, stream: Stream, params=None) -> Iterator[dict[str, Any]]:
     """The records of *stream*, fanned out, filtered and grouped (after its ``prepare`` calls)."""
-    for step in stream.prepare:
-        ctx.call(step.call, step.params.render({"settings": ctx.settings, "since": ctx.since}))
+    _made(ctx, stream.prepare)
     if stream.from_:
         records: Iterable[dict[str, Any]] = ctx.source_records(stream.from_)
     elif stream.fan_out:
@@ -415,8 +414,8 @@ def iter_enriched(ctx: RunContext, spec: Spec, chunk: int = 512) -> Iterator[dic
     Enrichment steps are chained lazily, in spec order, so look-up calls overlap the source's
     own calls and never drain between batches; *chunk* bounds how far a look-up step reads
     ahead of the record it is waiting for."""
-    if ctx.delta and spec.delta_reads and ctx.since is not None and \
-            (spec.delta_when is None or spec.delta_when({"settings": ctx.settings})):
+    # ``delta.when`` is settled per integration by ``SpecSet.for_settings`` (false: no reads here)
+    if ctx.delta and spec.delta_reads and ctx.since is not None:
         source = ctx.tapped(spec.model, _delta_reads(ctx, spec))
     else:
         params = spec.source.params.merged(spec.delta_params) if ctx.delta and spec.delta_params else None
@@ -444,7 +443,12 @@ def _delta_reads(ctx: RunContext, spec: Spec) -> Iterator[dict[str, Any]]:
             if read.new_only:
                 rec[NEW_ONLY] = True
             yield rec
-    for step in spec.delta_after:
+    _made(ctx, spec.delta_after)
+
+
+def _made(ctx: RunContext, steps: tuple[Prepare, ...]) -> None:
+    """Make calls whose answers are not used (``prepare``, ``delta.after``), in order."""
+    for step in steps:
         ctx.call(step.call, step.params.render({"settings": ctx.settings, "since": ctx.since}))
 
 

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.moodle._report_functions import moodle_link_id, parse_userdate
+from connectors.moodle._report_functions import moodle_date_filter, moodle_link_id, parse_userdate
 from connectors.moodle.plugin import SETTINGS_SCHEMA
 from engine.errors import RemoteError
 
@@ -281,9 +281,8 @@ def _missing_filters(call: Callable[[str, dict[str, Any]], Any], params: dict[st
     missing = []
     try:
         for column in DELTA_FILTERS:
-            values = {f"{column.identifier}_operator": 3, f"{column.identifier}_from": _FAR_FUTURE,
-                      f"{column.identifier}_to": 0}
-            call(SET_FILTERS, {"reportid": params["reportid"], "values": json.dumps(values)})
+            values = moodle_date_filter(column.identifier, _FAR_FUTURE, 0)
+            call(SET_FILTERS, {"reportid": params["reportid"], "values": values})
             _, _, rows = _rows(call("core_reportbuilder_retrieve_report", {**params, "page": 0, "perpage": 1}))
             if rows:
                 missing.append(column)
